@@ -1,0 +1,3 @@
+from readiness.cli import main
+
+raise SystemExit(main())

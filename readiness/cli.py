@@ -1,0 +1,38 @@
+"""The `readiness` command: sandbox management and report tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from readiness import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="readiness",
+        description="Readiness and conformance suite for self-managed Prefect. "
+        "Run the checks with `pytest --profile NAME`; this command manages the sandbox and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    from readiness.sandbox.cli import add_parser as add_sandbox
+
+    add_sandbox(sub)
+    try:
+        from readiness.drift import add_parser as add_diff
+    except ImportError:  # pragma: no cover - during bootstrap
+        pass
+    else:
+        add_diff(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,115 @@
+"""The sandbox: a real reference install of Prefect's dependencies on loopback."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxContext, SandboxError
+from readiness.sandbox.registry import component_classes
+
+__all__ = ["Sandbox", "SandboxContext", "SandboxError", "Component", "ComponentStatus"]
+
+
+class Sandbox:
+    """Brings the registered components up and down and applies scenarios in place."""
+
+    def __init__(self, ctx: SandboxContext | None = None, only: Iterable[str] | None = None) -> None:
+        self.ctx = ctx or SandboxContext()
+        wanted = set(only) if only else None
+        self.components: list[Component] = [
+            cls(self.ctx) for cls in component_classes() if wanted is None or cls.name in wanted
+        ]
+        if wanted:
+            unknown = wanted - {c.name for c in self.components}
+            if unknown:
+                names = ", ".join(sorted(c.name for c in component_classes()))
+                raise SandboxError(f"unknown component(s) {', '.join(sorted(unknown))}; known: {names}")
+
+    # -- scenarios -------------------------------------------------------------------------------
+    @staticmethod
+    def all_scenarios() -> dict[str, tuple[str, str]]:
+        """scenario -> (component name, description)."""
+        out: dict[str, tuple[str, str]] = {}
+        for cls in component_classes():
+            for name, description in cls.scenarios.items():
+                out[name] = (cls.name, description)
+        return out
+
+    def _owner(self, scenario: str) -> Component:
+        known = self.all_scenarios()
+        if scenario not in known:
+            raise SandboxError(f"unknown scenario {scenario!r}; `readiness sandbox scenarios` lists them")
+        component_name = known[scenario][0]
+        for component in self.components:
+            if component.name == component_name:
+                return component
+        raise SandboxError(f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox")
+
+    def apply(self, scenario: str) -> None:
+        self._owner(scenario).apply(scenario)
+        active = self.ctx.active_scenarios()
+        if scenario not in active:
+            self.ctx.set("scenarios", [*active, scenario])
+
+    def revert(self, scenario: str) -> None:
+        self._owner(scenario).revert(scenario)
+        self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def up(self, scenarios: Iterable[str] = (), progress: bool = True) -> dict[str, float]:
+        """Start every component (idempotent), then apply `scenarios`. Returns seconds per component."""
+        for scenario in scenarios:
+            self._owner(scenario)  # validate before starting anything
+        timings: dict[str, float] = {}
+        for component in self.components:
+            started = time.monotonic()
+            if progress:
+                print(f"sandbox: preparing {component.name} ...", file=sys.stderr, flush=True)
+            component.prepare()
+            if progress:
+                print(f"sandbox: starting {component.name} ...", file=sys.stderr, flush=True)
+            component.up()
+            timings[component.name] = time.monotonic() - started
+            if progress:
+                print(f"sandbox: {component.name} up in {timings[component.name]:.1f} s", file=sys.stderr)
+        for scenario in scenarios:
+            self.apply(scenario)
+        self.write_env_file()
+        return timings
+
+    def down(self) -> None:
+        errors = []
+        for component in reversed(self.components):
+            try:
+                component.down()
+            except Exception as exc:  # keep stopping the others
+                errors.append(f"{component.name}: {exc}")
+        # Anything still recorded as running was started by a component that forgot it.
+        for name in self.ctx.managed():
+            self.ctx.stop(name)
+        self.ctx.set("scenarios", [])
+        if errors:
+            raise SandboxError("; ".join(errors))
+
+    def status(self) -> list[ComponentStatus]:
+        return [component.status() for component in self.components]
+
+    def env(self) -> dict[str, str]:
+        out: dict[str, str] = {"READINESS_SANDBOX_DIR": str(self.ctx.root)}
+        for component in self.components:
+            out.update(component.env())
+        return out
+
+    def write_env_file(self) -> None:
+        lines = [f"export {k}={_shell_quote(v)}" for k, v in sorted(self.env().items())]
+        path = self.ctx.root / "env"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+
+
+def _shell_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)

@@ -1,0 +1,262 @@
+"""The sandbox framework: a state folder, managed processes and pluggable components.
+
+A component (Kubernetes, PostgreSQL, Redis, ...) is a subclass of :class:`Component` registered in
+``readiness.sandbox.registry``. The framework gives it a :class:`SandboxContext` with the state folder,
+stable loopback ports, generated secrets and a process supervisor whose processes outlive the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets as _secrets
+import signal
+import socket
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+CACHE_ROOT = Path(os.environ.get("READINESS_CACHE", Path.home() / ".cache" / "prefect-readiness"))
+
+
+class SandboxError(RuntimeError):
+    """A sandbox step failed; the message says what and where the log is."""
+
+
+@dataclass
+class ProcessStatus:
+    name: str
+    pid: int | None
+    running: bool
+    log: Path
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    healthy: bool
+    detail: str = ""
+    processes: list[ProcessStatus] = field(default_factory=list)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("READINESS_SANDBOX_DIR", Path.cwd() / ".sandbox")).resolve()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0): read its state.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def port_is_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    hint = f" (see {log})" if log else ""
+    raise SandboxError(f"{what} not ready after {timeout:.0f} s{hint}")
+
+
+class SandboxContext:
+    """State shared by every component: one folder, persisted ports and secrets, managed processes."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.root = (state_dir or default_state_dir()).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("logs", "run", "secrets", "data"):
+            (self.root / sub).mkdir(exist_ok=True)
+        (self.root / "secrets").chmod(0o700)
+        self._state_file = self.root / "state.json"
+
+    # -- persisted state -------------------------------------------------------------------------
+    def _load(self) -> dict:
+        if self._state_file.exists():
+            return json.loads(self._state_file.read_text())
+        return {}
+
+    def _save(self, state: dict) -> None:
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        tmp.replace(self._state_file)
+
+    def get(self, key: str, default: object = None) -> object:
+        return self._load().get(key, default)
+
+    def set(self, key: str, value: object) -> None:
+        state = self._load()
+        state[key] = value
+        self._save(state)
+
+    def active_scenarios(self) -> list[str]:
+        return list(self.get("scenarios", []))  # type: ignore[arg-type]
+
+    def port(self, name: str) -> int:
+        """A loopback port for `name`, chosen once and kept for the life of the state folder."""
+        ports: dict[str, int] = dict(self.get("ports", {}))  # type: ignore[arg-type]
+        if name not in ports:
+            taken = set(ports.values())
+            while True:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", 0))
+                    candidate = s.getsockname()[1]
+                if candidate not in taken:
+                    break
+            ports[name] = candidate
+            self.set("ports", ports)
+        return ports[name]
+
+    def secret(self, name: str, nbytes: int = 18) -> str:
+        """A generated secret kept in secrets/<name> (mode 0600), made once per sandbox."""
+        path = self.secret_path(name)
+        if not path.exists():
+            path.write_text(_secrets.token_urlsafe(nbytes))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def secret_path(self, name: str) -> Path:
+        return self.root / "secrets" / name
+
+    def data_dir(self, name: str) -> Path:
+        path = self.root / "data" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_path(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.log"
+
+    # -- processes -------------------------------------------------------------------------------
+    def _pid_file(self, name: str) -> Path:
+        return self.root / "run" / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        path = self._pid_file(name)
+        if not path.exists():
+            return None
+        try:
+            return int(path.read_text().strip())
+        except ValueError:
+            return None
+
+    def is_running(self, name: str) -> bool:
+        pid = self.pid(name)
+        return pid is not None and _pid_alive(pid)
+
+    def spawn(
+        self,
+        name: str,
+        argv: Sequence[str | os.PathLike[str]],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+    ) -> int:
+        """Start `argv` detached (own session), output to logs/<name>.log; no-op if already running."""
+        if self.is_running(name):
+            return self.pid(name)  # type: ignore[return-value]
+        log = self.log_path(name)
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        with open(log, "ab") as out:
+            out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start {name}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                [os.fspath(a) for a in argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+                user=user,
+            )
+        self._pid_file(name).write_text(str(proc.pid))
+        return proc.pid
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        """Stop process `name` and its process group: SIGTERM, then SIGKILL after `timeout`."""
+        pid = self.pid(name)
+        if pid is not None and _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                while _pid_alive(pid) and time.monotonic() < deadline + 5:
+                    time.sleep(0.05)
+        # Reap if it was our child (only when the CLI process started it in this run).
+        if pid is not None:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        self._pid_file(name).unlink(missing_ok=True)
+
+    def managed(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "run").glob("*.pid"))
+
+    def process_status(self, name: str) -> ProcessStatus:
+        return ProcessStatus(name, self.pid(name), self.is_running(name), self.log_path(name))
+
+
+class Component(ABC):
+    """One piece of the sandbox. Subclasses set `name`, `scenarios` and implement the hooks."""
+
+    name: ClassVar[str]
+    #: scenario name -> one-line description of the single thing it breaks
+    scenarios: ClassVar[dict[str, str]] = {}
+    #: components that must be up before this one
+    after: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self.ctx = ctx
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Build or locate binaries (slow, cached); called before `up`."""
+
+    @abstractmethod
+    def up(self) -> None:
+        """Bring the conformant component up; safe to call when it is already up."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Stop every process this component started."""
+
+    @abstractmethod
+    def status(self) -> ComponentStatus: ...
+
+    def env(self) -> dict[str, str]:
+        """Variables a shell or the suite needs to reach this component."""
+        return {}
+
+    def apply(self, scenario: str) -> None:
+        """Break the one thing `scenario` names, in place on the running component."""
+        raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+
+    def revert(self, scenario: str) -> None:
+        """Undo `apply(scenario)`, restoring the conformant state in place."""
+        raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")

@@ -1,0 +1,80 @@
+"""`readiness sandbox ...`: up, down, status, scenarios, env, apply, revert."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from readiness.sandbox import Sandbox, SandboxContext, SandboxError
+from readiness.sandbox.base import default_state_dir
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run the local reference install (real servers on loopback)",
+        description="Start, inspect and stop the sandbox: a real reference install on loopback.",
+    )
+    parser.add_argument("--state-dir", default=None, help="state folder (default: $READINESS_SANDBOX_DIR or ./.sandbox)")
+    parser.add_argument(
+        "--only", action="append", metavar="COMPONENT", help="limit to these components (repeatable)"
+    )
+    sub = parser.add_subparsers(dest="sandbox_command", required=True)
+    up = sub.add_parser("up", help="start every component (safe to repeat), then apply scenarios")
+    up.add_argument("--scenario", action="append", default=[], metavar="NAME", help="fault to apply (repeatable)")
+    up.add_argument("--nodes", type=int, default=None, help="number of simulated Kubernetes nodes (default 3)")
+    sub.add_parser("down", help="stop every process the sandbox started")
+    sub.add_parser("status", help="show each component and its processes")
+    sub.add_parser("scenarios", help="list the named faults, one per line")
+    sub.add_parser("env", help="print the exports a shell or the suite needs")
+    apply = sub.add_parser("apply", help="apply a scenario in place on the running sandbox")
+    apply.add_argument("scenario")
+    revert = sub.add_parser("revert", help="revert a scenario in place")
+    revert.add_argument("scenario")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state_dir()
+    if args.sandbox_command == "scenarios":
+        for name, (component, description) in sorted(Sandbox.all_scenarios().items()):
+            print(f"{name:<24} {description}  [{component}]")
+        return 0
+    try:
+        ctx = SandboxContext(state_dir)
+        if getattr(args, "nodes", None):
+            ctx.set("nodes", args.nodes)
+        sandbox = Sandbox(ctx, only=args.only)
+        if args.sandbox_command == "up":
+            sandbox.up(args.scenario)
+            print(f"sandbox up; state in {ctx.root}; `eval \"$(readiness sandbox env)\"` to use it", file=sys.stderr)
+        elif args.sandbox_command == "down":
+            sandbox.down()
+            print("sandbox down", file=sys.stderr)
+        elif args.sandbox_command == "status":
+            healthy = True
+            for status in sandbox.status():
+                mark = "up  " if status.healthy else "DOWN"
+                healthy &= status.healthy
+                print(f"{mark} {status.name:<12} {status.detail}")
+                for proc in status.processes:
+                    state = "running" if proc.running else "not running"
+                    print(f"       {proc.name:<28} pid {proc.pid or '-':<8} {state}  log: {proc.log}")
+            scenarios = ctx.active_scenarios()
+            print(f"scenarios: {', '.join(scenarios) if scenarios else '(none: conformant)'}")
+            return 0 if healthy else 1
+        elif args.sandbox_command == "env":
+            for key, value in sorted(sandbox.env().items()):
+                import shlex
+
+                print(f"export {key}={shlex.quote(value)}")
+        elif args.sandbox_command == "apply":
+            sandbox.apply(args.scenario)
+        elif args.sandbox_command == "revert":
+            sandbox.revert(args.scenario)
+    except SandboxError as exc:
+        print(f"readiness sandbox: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,25 @@
+"""Which components make up the sandbox, in start order.
+
+Each entry is "module:Class". A component module is imported only when it is used, so a missing
+optional dependency of one component does not stop the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from readiness.sandbox.base import Component
+
+COMPONENTS: list[str] = [
+    # Kubernetes half (etcd, control plane, kwok nodes, manifests)
+    "readiness.sandbox.kubernetes:KubernetesComponent",
+    # Service half
+]
+
+
+def component_classes() -> list[type[Component]]:
+    classes = []
+    for spec in COMPONENTS:
+        module_name, _, class_name = spec.partition(":")
+        classes.append(getattr(importlib.import_module(module_name), class_name))
+    return classes
