@@ -1,0 +1,79 @@
+"""Names and helpers shared by the service components."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from readiness.sandbox.base import SandboxContext, SandboxError
+
+DOMAIN = "prefect.sandbox.test"
+API_HOST = f"api.{DOMAIN}"
+APP_HOST = f"app.{DOMAIN}"
+SSO_HOST = f"sso.{DOMAIN}"
+POSTGRES_HOST = f"postgres.{DOMAIN}"
+REDIS_HOST = f"redis.{DOMAIN}"
+SMTP_HOST = f"smtp.{DOMAIN}"
+IMAP_HOST = f"imap.{DOMAIN}"
+MAIL_DOMAIN = DOMAIN
+#: the CAA "issue" value that names the sandbox CA (an issuer domain, as real CAs use)
+CA_IDENTIFIER = f"ca.{DOMAIN}"
+LOOPBACK = "127.0.0.1"
+
+
+def pki_dir(ctx: SandboxContext) -> Path:
+    return ctx.root / "pki"
+
+
+def ca_bundle(ctx: SandboxContext) -> Path:
+    """The root CA certificate: the only thing a sandbox client trusts."""
+    return pki_dir(ctx) / "root-ca.pem"
+
+
+def cert_paths(ctx: SandboxContext, name: str) -> tuple[Path, Path, Path]:
+    """(leaf certificate, full chain leaf+intermediate, private key) of leaf `name`."""
+    base = pki_dir(ctx)
+    return base / f"{name}.pem", base / f"{name}-fullchain.pem", base / f"{name}.key"
+
+
+def require_binary(path: str | os.PathLike[str], hint: str) -> Path:
+    found = shutil.which(os.fspath(path))
+    if not found:
+        raise SandboxError(f"{path} not found; {hint}")
+    return Path(found)
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]], what: str, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command; raise SandboxError with its output when it fails."""
+    proc = subprocess.run(
+        [os.fspath(a) for a in argv],
+        capture_output=True,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    if proc.returncode != 0:
+        raise SandboxError(
+            f"{what} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}"
+        )
+    return proc
+
+
+def chown_tree(path: Path, user: str) -> None:
+    shutil.chown(path, user, user)
+    for p in path.rglob("*"):
+        shutil.chown(p, user, user)
+
+
+def check_traversable(path: Path, user: str) -> None:
+    """Fail clearly when system user `user` cannot reach `path` (e.g. under a 0700 home folder)."""
+    proc = subprocess.run(["runuser", "-u", user, "--", "test", "-x", os.fspath(path)], capture_output=True)
+    if proc.returncode != 0:
+        raise SandboxError(
+            f"the {user} system user cannot reach {path}; put the sandbox state folder somewhere every "
+            "user can traverse (READINESS_SANDBOX_DIR), e.g. under /tmp or the work tree"
+        )

@@ -1,0 +1,391 @@
+"""PostgreSQL 15 (Debian) with TLS from the sandbox CA, hostssl-only TCP and a non-superuser `prefect` role.
+
+The server runs as the `postgres` system user straight from ``postgres -D`` (so the sandbox tracks its
+PID). Administration goes over the Unix socket with peer authentication (root and postgres map to the
+`postgres` role). Scenarios change the running server in place:
+
+- ``pg-no-tls``: ``ssl = off`` and plain TCP accepted (reload);
+- ``pg-few-connections``: ``max_connections = 20`` (restart);
+- ``pg-untested-major``: a real PostgreSQL 16 (PyPI ``pgserver``) takes the same port with a copy of the
+  data. That build has no OpenSSL, so PostgreSQL 16 speaks plain TCP only (scram password still required).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.services.common import (
+    LOOPBACK,
+    POSTGRES_HOST,
+    ca_bundle,
+    cert_paths,
+    check_traversable,
+    chown_tree,
+    run,
+)
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_USER = "postgres"
+ROLE = "prefect"
+DATABASE = "prefect"
+MAX_CONNECTIONS = 100
+FEW_CONNECTIONS = 20
+
+HBA_TLS = """\
+# sandbox: Unix socket for administration (peer, root and postgres map to the postgres role)
+local   all   postgres                 peer map=admin
+local   all   all                      reject
+# TCP: TLS only, scram passwords
+hostssl all   all   127.0.0.1/32       scram-sha-256
+hostnossl all all   0.0.0.0/0          reject
+host    all   all   ::1/128            reject
+"""
+HBA_PLAIN = """\
+local   all   postgres                 peer map=admin
+local   all   all                      reject
+# pg-no-tls: plain TCP accepted
+host    all   all   127.0.0.1/32       scram-sha-256
+"""
+IDENT = "admin root postgres\nadmin postgres postgres\n"
+
+
+def _pg16_bin() -> Path:
+    try:
+        import pgserver  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise SandboxError(
+            "pg-untested-major needs the PyPI package pgserver (pip install pgserver)"
+        ) from exc
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+
+
+class PostgresComponent(Component):
+    name = "postgres"
+    after = ("pki",)
+    scenarios = {
+        "pg-untested-major": "a real PostgreSQL 16 (not the tested major) serves the same port, without TLS",
+        "pg-no-tls": "ssl = off and plain TCP connections accepted",
+        "pg-few-connections": f"max_connections = {FEW_CONNECTIONS}",
+    }
+
+    # -- paths -------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.ctx.port("postgres")
+
+    def _dirs(self, major: int) -> tuple[Path, Path]:
+        base = self.ctx.data_dir("postgres")
+        return base / f"pg{major}", base / "socket"
+
+    def _major(self) -> int:
+        return 16 if "pg-untested-major" in self.ctx.active_scenarios() else 15
+
+    def password(self) -> str:
+        return self.ctx.secret("postgres-prefect")
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        if not (PG_BIN / "postgres").exists():
+            raise SandboxError(
+                f"{PG_BIN}/postgres not found; install Debian PostgreSQL 15: apt-get install postgresql"
+            )
+
+    def _init_cluster(self, bin_dir: Path, data: Path, socket_dir: Path) -> None:
+        base = data.parent
+        base.chmod(0o755)
+        shutil.chown(base, PG_USER, PG_USER)
+        check_traversable(base, PG_USER)
+        socket_dir.mkdir(exist_ok=True)
+        shutil.chown(socket_dir, PG_USER, PG_USER)
+        socket_dir.chmod(0o700)
+        if not (data / "PG_VERSION").exists():
+            if data.exists():
+                shutil.rmtree(data)
+            run(
+                [
+                    bin_dir / "initdb",
+                    "-D",
+                    data,
+                    "-U",
+                    PG_USER,
+                    "--auth-local=peer",
+                    "--auth-host=reject",
+                    "-E",
+                    "UTF8",
+                ],
+                f"initdb {data}",
+                user=PG_USER,
+                cwd=base,
+            )
+        cert, chain, key = cert_paths(self.ctx, "services")
+        shutil.copy(chain, data / "server.crt")
+        shutil.copy(key, data / "server.key")
+        shutil.copy(ca_bundle(self.ctx), data / "root.crt")
+        (data / "server.key").chmod(0o600)
+        (data / "pg_hba.conf").write_text(HBA_PLAIN if self._plain() else HBA_TLS)
+        (data / "pg_ident.conf").write_text(IDENT)
+        chown_tree(data, PG_USER)
+
+    def _plain(self) -> bool:
+        active = self.ctx.active_scenarios()
+        return "pg-no-tls" in active or "pg-untested-major" in active
+
+    def _settings(self, major: int) -> str:
+        active = self.ctx.active_scenarios()
+        _, socket_dir = self._dirs(major)
+        max_conn = FEW_CONNECTIONS if "pg-few-connections" in active else MAX_CONNECTIONS
+        settings = {
+            "listen_addresses": LOOPBACK,
+            "port": str(self.port),
+            "unix_socket_directories": str(socket_dir),
+            "max_connections": str(max_conn),
+            "password_encryption": "scram-sha-256",
+            "shared_buffers": "64MB",
+            "logging_collector": "off",
+            "log_connections": "off",
+            "fsync": "off",
+            "synchronous_commit": "off",
+        }
+        if major == 15:
+            settings.update(
+                {
+                    "ssl": "off" if "pg-no-tls" in active else "on",
+                    "ssl_cert_file": "server.crt",
+                    "ssl_key_file": "server.key",
+                    "ssl_ca_file": "root.crt",
+                    "ssl_min_protocol_version": "TLSv1.2",
+                }
+            )
+        return "".join(f"{key} = '{value}'\n" for key, value in settings.items())
+
+    def _write_conf(self, major: int) -> None:
+        data, _ = self._dirs(major)
+        (data / "postgresql.conf").write_text(
+            "# written by the sandbox on every start and scenario\n" + self._settings(major)
+        )
+        (data / "pg_hba.conf").write_text(HBA_PLAIN if self._plain() else HBA_TLS)
+        for name in ("postgresql.conf", "pg_hba.conf"):
+            shutil.chown(data / name, PG_USER, PG_USER)
+
+    def _proc_name(self, major: int) -> str:
+        return "postgres" if major == 15 else "postgres16"
+
+    def _start(self, major: int) -> None:
+        bin_dir = PG_BIN if major == 15 else self._pg16_runtime_bin()
+        data, socket_dir = self._dirs(major)
+        self._init_cluster(bin_dir, data, socket_dir)
+        self._write_conf(major)
+        name = self._proc_name(major)
+        self.ctx.spawn(name, [bin_dir / "postgres", "-D", data], user=PG_USER, cwd=data)
+        wait_until(self._ready, 30, f"PostgreSQL {major}", self.ctx.log_path(name))
+        self._bootstrap()
+
+    def _pg16_runtime_bin(self) -> Path:
+        """pgserver's binaries, copied where the postgres user can read them (not under /root).
+
+        The layout is kept: its binaries find their libraries at $ORIGIN/../../../pgserver.libs.
+        """
+        install = _pg16_bin().parent
+        root = self.ctx.data_dir("postgres") / "pg16-install"
+        dest = root / "pgserver" / "pginstall"
+        if not (dest / "bin" / "postgres").exists():
+            if root.exists():
+                shutil.rmtree(root)
+            shutil.copytree(install, dest, symlinks=True)
+            libs = install.parent.parent / "pgserver.libs"
+            if libs.exists():
+                shutil.copytree(libs, root / "pgserver.libs", symlinks=True)
+            subprocess.run(["chmod", "-R", "a+rX", os.fspath(root)], check=True)
+        return dest / "bin"
+
+    def _ready(self) -> bool:
+        _, socket_dir = self._dirs(15)
+        if not port_is_open(self.port):
+            return False
+        proc = subprocess.run(
+            [PG_BIN / "pg_isready", "-h", socket_dir, "-p", str(self.port), "-U", PG_USER],
+            capture_output=True,
+        )
+        return proc.returncode == 0
+
+    def _admin(self, sql: str, dbname: str = "postgres") -> list[tuple]:
+        import psycopg
+
+        _, socket_dir = self._dirs(15)
+        with psycopg.connect(
+            host=str(socket_dir),
+            port=self.port,
+            user=PG_USER,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
+            cur = conn.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    def _bootstrap(self) -> None:
+        from psycopg import sql as psql
+
+        password = self.password()
+        if not self._admin(f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'"):
+            self._admin(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        self._admin(
+            psql.SQL("ALTER ROLE {} PASSWORD {}")
+            .format(psql.Identifier(ROLE), psql.Literal(password))
+            .as_string()
+        )
+        if not self._admin(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"):
+            self._admin(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+
+    def up(self) -> None:
+        major = self._major()
+        if self.ctx.is_running(self._proc_name(major)) and self._ready():
+            return
+        self._start(major)
+
+    def down(self) -> None:
+        for major in (16, 15):
+            self.ctx.stop(self._proc_name(major), timeout=20)
+
+    def status(self) -> ComponentStatus:
+        major = self._major()
+        name = self._proc_name(major)
+        healthy = self.ctx.is_running(name) and self._ready()
+        detail = f"PostgreSQL {major} on {LOOPBACK}:{self.port}"
+        return ComponentStatus(self.name, healthy, detail, [self.ctx.process_status(name)])
+
+    def env(self) -> dict[str, str]:
+        ssl = "prefer" if self._plain() else "verify-full"
+        return {
+            "READINESS_POSTGRES_HOST": POSTGRES_HOST,
+            "READINESS_POSTGRES_HOSTADDR": LOOPBACK,
+            "READINESS_POSTGRES_PORT": str(self.port),
+            "READINESS_POSTGRES_USER": ROLE,
+            "READINESS_POSTGRES_DATABASE": DATABASE,
+            "READINESS_POSTGRES_PASSWORD_FILE": str(self.ctx.secret_path("postgres-prefect")),
+            "READINESS_POSTGRES_SSLMODE": ssl,
+            # libpq form without the password (PGPASSFILE-style: read the password file)
+            "READINESS_POSTGRES_DSN": (
+                f"host={POSTGRES_HOST} hostaddr={LOOPBACK} port={self.port} user={ROLE} dbname={DATABASE} "
+                f"sslmode={ssl} sslrootcert={ca_bundle(self.ctx)}"
+            ),
+        }
+
+    def sqlalchemy_url(self) -> str:
+        """The URL Prefect uses. `prefer` so the server keeps working while a scenario turns TLS off."""
+        from urllib.parse import quote
+
+        return (
+            f"postgresql+asyncpg://{ROLE}:{quote(self.password(), safe='')}@{LOOPBACK}:{self.port}/{DATABASE}"
+            "?ssl=prefer"
+        )
+
+    # -- scenarios ---------------------------------------------------------------------------------
+    def _reload15(self) -> None:
+        self._write_conf(15)
+        self._admin("SELECT pg_reload_conf()")
+        time.sleep(0.3)
+
+    def _restart(self, major: int) -> None:
+        self.ctx.stop(self._proc_name(major), timeout=20)
+        wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL port to close")
+        self._start(major)
+
+    def _set_active(self, scenario: str, on: bool) -> None:
+        # The orchestrator records the scenario after apply(); settings read it, so record it now.
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario] if on else active)
+
+    def _dump(self) -> Path:
+        dump = self.ctx.data_dir("postgres") / "prefect.dump"
+        _, socket_dir = self._dirs(15)
+        run(
+            [
+                PG_BIN / "pg_dump",
+                "-h",
+                socket_dir,
+                "-p",
+                str(self.port),
+                "-U",
+                PG_USER,
+                "-Fc",
+                "-f",
+                dump,
+                DATABASE,
+            ],
+            "pg_dump of the prefect database",
+            user=PG_USER,
+            cwd=dump.parent,
+        )
+        return dump
+
+    def apply(self, scenario: str) -> None:
+        if scenario == "pg-no-tls":
+            self._set_active(scenario, True)
+            self._reload15()
+        elif scenario == "pg-few-connections":
+            self._set_active(scenario, True)
+            if "pg-untested-major" not in self.ctx.active_scenarios():
+                self._restart(15)
+            else:
+                self._restart(16)
+        elif scenario == "pg-untested-major":
+            dump = self._dump() if self.ctx.is_running("postgres") else None
+            self._set_active(scenario, True)
+            self.ctx.stop("postgres", timeout=20)
+            wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 15 port to close")
+            data16, _ = self._dirs(16)
+            if data16.exists():
+                shutil.rmtree(data16)  # always a fresh copy of the current data
+            self._start(16)
+            if dump is not None:
+                _, socket_dir = self._dirs(16)
+                # pgserver's build lacks some contrib extensions; restore what it can and keep the log
+                proc = subprocess.run(
+                    [
+                        PG_BIN / "pg_restore",
+                        "-h",
+                        socket_dir,
+                        "-p",
+                        str(self.port),
+                        "-U",
+                        PG_USER,
+                        "-d",
+                        DATABASE,
+                        "--no-owner",
+                        "--role",
+                        ROLE,
+                        dump,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    user=PG_USER,
+                    cwd=dump.parent,
+                )
+                with open(self.ctx.log_path("postgres16"), "a") as log:
+                    log.write(f"pg_restore exit {proc.returncode}\n{proc.stderr}\n")
+        else:
+            super().apply(scenario)
+
+    def revert(self, scenario: str) -> None:
+        if scenario == "pg-no-tls":
+            self._set_active(scenario, False)
+            if self._major() == 15:
+                self._reload15()
+        elif scenario == "pg-few-connections":
+            self._set_active(scenario, False)
+            self._restart(self._major())
+        elif scenario == "pg-untested-major":
+            self._set_active(scenario, False)
+            self.ctx.stop("postgres16", timeout=20)
+            wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 16 port to close")
+            self._start(15)
+            if "pg-no-tls" in self.ctx.active_scenarios():
+                self._reload15()
+        else:
+            super().revert(scenario)
