@@ -19,7 +19,7 @@ class Sandbox:
         self.ctx = ctx or SandboxContext()
         wanted = set(only) if only else None
         self.components: list[Component] = [
-            cls(self.ctx) for cls in component_classes() if wanted is None or cls.name in wanted
+            cls(self.ctx) for cls in component_classes(wanted) if wanted is None or cls.name in wanted
         ]
         if wanted:
             unknown = wanted - {c.name for c in self.components}
@@ -38,6 +38,9 @@ class Sandbox:
         return out
 
     def _owner(self, scenario: str) -> Component:
+        for component in self.components:
+            if scenario in component.scenarios:
+                return component
         known = self.all_scenarios()
         if scenario not in known:
             raise SandboxError(f"unknown scenario {scenario!r}; `readiness sandbox scenarios` lists them")
@@ -45,7 +48,9 @@ class Sandbox:
         for component in self.components:
             if component.name == component_name:
                 return component
-        raise SandboxError(f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox")
+        raise SandboxError(
+            f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox"
+        )
 
     def apply(self, scenario: str) -> None:
         self._owner(scenario).apply(scenario)

@@ -7,6 +7,7 @@ optional dependency of one component does not stop the others.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection
 
 from readiness.sandbox.base import Component
 
@@ -16,19 +17,32 @@ COMPONENTS: list[str] = [
     # Service half
     "readiness.sandbox.services.pki:PkiComponent",
     "readiness.sandbox.services.postgres:PostgresComponent",
+    "readiness.sandbox.services.redis:RedisComponent",
 ]
 
 
-def component_classes() -> list[type[Component]]:
-    classes = []
-    for spec in COMPONENTS:
-        module_name, _, class_name = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # A component whose module has not landed yet is left out; a missing dependency still fails.
-            if exc.name is not None and module_name.startswith(exc.name) and exc.name.startswith("readiness"):
-                continue
-            raise
-        classes.append(getattr(module, class_name))
-    return classes
+def _load(spec: str) -> type[Component] | None:
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # A component whose module has not landed yet is left out; a missing dependency still fails.
+        if exc.name is not None and module_name.startswith(exc.name) and exc.name.startswith("readiness"):
+            return None
+        raise
+    return getattr(module, class_name)
+
+
+def component_classes(only: Collection[str] | None = None) -> list[type[Component]]:
+    """The registered classes in start order; with `only`, try to import just those components.
+
+    A module named like its component (``...services.redis`` holds ``redis``) is imported alone when
+    `only` names it, so one component can run while another one's module is half-written.
+    """
+    if only:
+        wanted = set(only)
+        picked = [spec for spec in COMPONENTS if spec.partition(":")[0].rsplit(".", 1)[-1] in wanted]
+        classes = [cls for cls in map(_load, picked) if cls is not None]
+        if {cls.name for cls in classes} >= wanted:
+            return [cls for cls in classes if cls.name in wanted]
+    return [cls for cls in map(_load, COMPONENTS) if cls is not None]

