@@ -1,0 +1,86 @@
+"""Drift: what changed between a baseline report and a new one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+BAD = frozenset({"fail", "error", "warn"})
+
+
+class DriftError(Exception):
+    pass
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise DriftError(f"{path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise DriftError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict) or "results" not in data or "schema_version" not in data:
+        raise DriftError(f"{path}: not a conformance.json report (no schema_version/results)")
+    return data
+
+
+def compute_drift(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    before = {r["id"]: r for r in old["results"]}
+    new_failures, resolved, changed, other = [], [], [], []
+    for result in new["results"]:
+        previous = before.get(result["id"])
+        if previous is None:
+            other.append(f"{result['id']} is new in this run ({result['outcome']})")
+            continue
+        was, now = previous["outcome"], result["outcome"]
+        if now in BAD and was != now and not (was in BAD and _rank(now) >= _rank(was)):
+            new_failures.append({"id": result["id"], "outcome": now, "was": was})
+        elif was in BAD and now not in BAD:
+            resolved.append({"id": result["id"], "outcome": now, "was": was})
+        if previous.get("observed") != result.get("observed") and result.get("observed") is not None:
+            changed.append({"id": result["id"], "was": previous.get("observed"), "now": result.get("observed")})
+    current = {r["id"] for r in new["results"]}
+    other += [f"{rid} is no longer in the profile" for rid in before if rid not in current]
+    return {
+        "baseline_run": old["run"]["id"],
+        "baseline_started_at": old["run"].get("started_at"),
+        "new_failures": new_failures,
+        "resolved": resolved,
+        "changed": changed,
+        "other": other,
+    }
+
+
+def _rank(outcome: str) -> int:
+    # Higher is better; a move to a worse bad outcome (warn -> fail) counts as a new failure.
+    return {"fail": 0, "error": 1, "warn": 2}.get(outcome, 3)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "diff", help="show what changed between two conformance.json reports",
+        description="Print new failures, resolved items and changed observed values between two reports.",
+    )
+    parser.add_argument("old", type=Path, help="baseline conformance.json")
+    parser.add_argument("new", type=Path, help="newer conformance.json")
+    parser.add_argument("--json", action="store_true", help="print the drift as JSON")
+    parser.set_defaults(func=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from readiness.writers import drift_lines
+
+    try:
+        drift = compute_drift(load_report(args.old), load_report(args.new))
+    except DriftError as exc:
+        print(f"readiness diff: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(drift, indent=2, default=str))
+    else:
+        print(f"drift since {drift['baseline_run']}:")
+        print("\n".join(drift_lines(drift)) or "no change")
+    return 1 if drift["new_failures"] else 0

@@ -1,0 +1,398 @@
+"""The pytest plugin: options, requirement markers, outcomes, timeouts, budget, waivers and reports.
+
+It is inert unless `--profile` is given. Each check (a test marked `requirement("ID")`) yields one
+:class:`CheckResult`, carried on the test report's user_properties so that pytest-xdist workers and
+a serial run feed the controller the same data; the controller writes the report at session end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from readiness.expect import BudgetExhausted, CheckError, CheckTimeout, Expect, ExpectationNotMet, now_iso
+from readiness.model import CheckResult, Outcome
+from readiness.profile import Effect, Level, Profile, ProfileError, Requirement, load_profile
+from readiness.redact import Redactor, default_redactor
+from readiness.waivers import Waiver, decide, load_waivers
+
+RESULT_KEY = "readiness_result"
+_state_key = pytest.StashKey["RunState"]()
+_expect_key = pytest.StashKey[Expect]()
+_started_key = pytest.StashKey[float]()
+
+
+class RunState:
+    def __init__(self, config: pytest.Config, profile: Profile, waivers: list[Waiver], redactor: Redactor) -> None:
+        self.config = config
+        self.profile = profile
+        self.waivers = waivers
+        self.redactor = redactor
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.checks: list[CheckResult] = []
+        self.budget: float | None = config.getoption("readiness_budget")
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            self.deadline = workerinput.get("readiness_deadline")
+            self.run_id = workerinput["readiness_run_id"]
+        else:
+            from readiness.report import new_run_id
+
+            self.run_id = config.getoption("readiness_run_id") or new_run_id(self.started_at)
+            self.deadline = time.time() + self.budget if self.budget else None
+        self.report_dir: Path | None = None
+        self.report: dict[str, Any] | None = None
+
+    @property
+    def is_controller(self) -> bool:
+        return not hasattr(self.config, "workerinput")
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("readiness", "prefect-readiness conformance")
+    group.addoption("--profile", dest="readiness_profile", metavar="NAME|FILE.yaml",
+                    help="profile to check against: aws, gcp, azure, sandbox, or a YAML file that extends one")
+    group.addoption("--report-dir", dest="readiness_report_dir", default="reports", metavar="DIR",
+                    help="where reports land: DIR/<run-id>/ and DIR/latest (default: reports)")
+    group.addoption("--baseline", dest="readiness_baseline", metavar="OLD.json",
+                    help="a previous conformance.json: adds a drift section to every report")
+    group.addoption("--waivers", dest="readiness_waivers", metavar="FILE.yaml",
+                    help="waiver file: requirement id, reason, owner, expires")
+    group.addoption("--allow-required-waivers", dest="readiness_allow_required", action="store_true",
+                    help="let waivers apply to required requirements")
+    # `--strict` is pytest's own option (all strictness checks); the plugin also reads it as "count
+    # warnings (unmet recommendations) as failures", so one flag means strict everywhere.
+    group.addoption("--read-only", dest="readiness_read_only", action="store_true",
+                    help="run only checks that read; checks that write or load are skipped (drift audits)")
+    group.addoption("--budget", dest="readiness_budget", type=float, metavar="SECONDS",
+                    help="time for the whole run; checks past it end as error: budget exhausted")
+    group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id, effect='read'): the catalog requirement a check verifies")
+    profile_arg = config.getoption("readiness_profile")
+    if not profile_arg:
+        return
+    redactor = default_redactor()
+    redactor.learn_from_environment()
+    try:
+        profile = load_profile(profile_arg)
+        waivers_path = config.getoption("readiness_waivers")
+        waivers = load_waivers(Path(waivers_path), profile) if waivers_path else []
+        baseline = config.getoption("readiness_baseline")
+        if baseline:
+            from readiness.drift import DriftError, load_report
+
+            try:
+                load_report(Path(baseline))
+            except DriftError as exc:
+                raise ProfileError(f"--baseline {exc}") from None
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    budget = config.getoption("readiness_budget")
+    if budget is not None and budget <= 0:
+        raise pytest.UsageError(f"--budget: expected a number of seconds above 0, got {budget}")
+    state = RunState(config, profile, waivers, redactor)
+    config.stash[_state_key] = state
+    config.pluginmanager.register(_Collector(state), "readiness-collector")
+
+
+def _strict(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "strict", False))
+
+
+def _state(config: pytest.Config) -> RunState | None:
+    return config.stash.get(_state_key, None)
+
+
+# -- xdist: hand the run ID and deadline to workers ----------------------------------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    state = _state(node.config)
+    if state is not None:
+        node.workerinput["readiness_run_id"] = state.run_id
+        node.workerinput["readiness_deadline"] = state.deadline
+
+
+# -- collection ----------------------------------------------------------------------------------
+def _marker(item: pytest.Item) -> tuple[str, Effect] | None:
+    mark = item.get_closest_marker("requirement")
+    if mark is None:
+        return None
+    if not mark.args:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.requirement needs the requirement ID")
+    effect_text = mark.kwargs.get("effect", "read")
+    try:
+        effect = Effect(effect_text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{item.nodeid}: requirement effect {effect_text!r}; expected one of read, write, load"
+        ) from None
+    return str(mark.args[0]), effect
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = _state(config)
+    checks = [item for item in items if item.get_closest_marker("requirement")]
+    if state is None:
+        if checks:
+            raise pytest.UsageError(
+                "these are conformance checks: choose a profile with --profile aws|gcp|azure|sandbox|FILE.yaml"
+            )
+        return
+    for item in checks:
+        requirement_id, _ = _marker(item)  # type: ignore[misc]
+        if requirement_id not in state.profile.requirements:
+            raise pytest.UsageError(
+                f"{item.nodeid}: requirement {requirement_id!r} is not in profile {state.profile.name!r}"
+            )
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture
+def expect(request: pytest.FixtureRequest) -> Expect:
+    """The expectation helper: records observed, expected, unit and evidence for this check."""
+    return request.node.stash.setdefault(_expect_key, Expect())
+
+
+@pytest.fixture(scope="session")
+def profile(request: pytest.FixtureRequest) -> Profile:
+    state = _state(request.config)
+    if state is None:
+        pytest.skip("no --profile given")
+    return state.profile
+
+
+@pytest.fixture
+def requirement(request: pytest.FixtureRequest, profile: Profile) -> Requirement:
+    """The catalog entry of the requirement this check verifies."""
+    marker = _marker(request.node)
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the `requirement` fixture needs @pytest.mark.requirement")
+    return profile.requirements[marker[0]]
+
+
+@pytest.fixture
+def params(requirement: Requirement) -> dict[str, Any]:
+    """The expectation parameters of this check's requirement (from the profile)."""
+    return requirement.params
+
+
+@pytest.fixture(scope="session")
+def run_id(request: pytest.FixtureRequest) -> str:
+    state = _state(request.config)
+    return state.run_id if state else "no-run"
+
+
+# -- running a check -----------------------------------------------------------------------------
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = _state(item.config)
+    marker = _marker(item)
+    if state is None or marker is None:
+        return
+    item.stash[_started_key] = time.perf_counter()
+    _, effect = marker
+    if item.config.getoption("readiness_read_only") and effect is not Effect.read:
+        pytest.skip(f"read-only run: this check has side effects ({effect.value})")
+    remaining = state.remaining()
+    if remaining is not None and remaining <= 0:
+        raise BudgetExhausted("budget exhausted: the run's --budget ran out before this check started")
+
+
+class _Alarm:
+    """SIGALRM-based timeout for the call phase (main thread only, as pytest runs tests)."""
+
+    def __init__(self, seconds: float, error: Exception) -> None:
+        self.seconds, self.error = seconds, error
+
+    def __enter__(self) -> None:
+        if self.seconds <= 0:
+            raise self.error
+
+        def _fire(signum: int, frame: Any) -> None:
+            raise self.error
+
+        self._previous = signal.signal(signal.SIGALRM, _fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    state = _state(item.config)
+    marker = _marker(item)
+    if state is None or marker is None:
+        return (yield)
+    timeout = state.profile.timeout_for(marker[0])
+    error: Exception = CheckTimeout(f"timed out after {timeout:g} s (the requirement's timeout)")
+    remaining = state.remaining()
+    if remaining is not None and remaining < timeout:
+        timeout = remaining
+        error = BudgetExhausted("budget exhausted: the run's --budget ran out during this check")
+    with _Alarm(timeout, error):
+        return (yield)
+
+
+def _classify(call: pytest.CallInfo[None], level: Level) -> tuple[Outcome, str]:
+    if call.excinfo is None:
+        return Outcome.passed, ""
+    exc = call.excinfo.value
+    if call.excinfo.errisinstance(pytest.skip.Exception):
+        return Outcome.skip, str(getattr(exc, "msg", exc))
+    if isinstance(exc, ExpectationNotMet):
+        return (Outcome.fail if level is Level.required else Outcome.warn), str(exc)
+    if isinstance(exc, CheckError):
+        return Outcome.error, str(exc)
+    if isinstance(exc, AssertionError):  # a plain assert in a check: treat as an unmet expectation
+        return (Outcome.fail if level is Level.required else Outcome.warn), str(exc) or "assertion failed"
+    return Outcome.error, f"internal error in the check: {type(exc).__name__}: {exc}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    state = _state(item.config)
+    marker = _marker(item) if state is not None else None
+    if state is None or marker is None:
+        return report
+    requirement_id, effect = marker
+    level = state.profile.requirements[requirement_id].level
+    redact = state.redactor.text
+    finished_phase = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
+    if finished_phase:
+        outcome, message = _classify(call, level)
+        expect = item.stash.get(_expect_key, None)
+        started = item.stash.get(_started_key, time.perf_counter())
+        result = CheckResult(
+            requirement=requirement_id,
+            nodeid=item.nodeid,
+            outcome=outcome,
+            effect=effect.value,
+            message=redact(message),
+            observations=expect.observations if expect else [],
+            duration_s=round(time.perf_counter() - started, 4),
+            started_at=now_iso(),
+        )
+        payload = state.redactor.text(json.dumps(result.to_dict(), default=str))
+        report.user_properties.append((RESULT_KEY, payload))
+        # Short, redacted failure text: the cause, not a traceback, for outcomes the check explains.
+        if call.excinfo is not None and outcome in (Outcome.fail, Outcome.warn, Outcome.error):
+            exc = call.excinfo.value
+            if isinstance(exc, ExpectationNotMet | CheckError | AssertionError):
+                report.longrepr = f"{requirement_id} [{level.value}] {outcome.value}: {redact(message)}"
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redact(str(report.longrepr))
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+    return report
+
+
+def _result_of(report: pytest.TestReport) -> CheckResult | None:
+    for key, value in report.user_properties:
+        if key == RESULT_KEY:
+            return CheckResult.from_dict(json.loads(value))
+    return None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    result = _result_of(report) if isinstance(report, pytest.TestReport) else None
+    if result is None:
+        return None
+    if result.outcome is Outcome.warn:
+        return "warn", "W", ("WARN", {"yellow": True})  # type: ignore[return-value]
+    if result.outcome is Outcome.error and report.when == "call":
+        return "error", "E", ("ERROR", {"red": True})  # type: ignore[return-value]
+    return None
+
+
+class _Collector:
+    """Receives every test report on the controller (serial and xdist alike) and keeps the results."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = _result_of(report)
+        if result is not None and self.state.is_controller:
+            self.state.checks.append(result)
+
+
+# -- the end of the run --------------------------------------------------------------------------
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _state(session.config)
+    if state is None or not state.is_controller:
+        return
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED,
+                          pytest.ExitCode.INTERRUPTED):
+        return
+    from readiness.report import build_report, requirement_outcomes, write_reports
+
+    config = session.config
+    finished = dt.datetime.now(dt.UTC)
+    outcomes = requirement_outcomes(state.profile, state.checks)
+    decision = decide(state.waivers, outcomes, state.profile, finished.date(),
+                      bool(config.getoption("readiness_allow_required")))
+    options = {
+        "strict": bool(_strict(config)),
+        "read_only": bool(config.getoption("readiness_read_only")),
+        "budget_s": config.getoption("readiness_budget"),
+        "waivers_file": config.getoption("readiness_waivers"),
+        "baseline": config.getoption("readiness_baseline"),
+        "interrupted": exitstatus == pytest.ExitCode.INTERRUPTED,
+    }
+    report = build_report(
+        run_id=state.run_id, profile=state.profile, checks=state.checks, waivers=decision,
+        started_at=state.started_at, finished_at=finished, options=options, redactor=state.redactor,
+    )
+    baseline = config.getoption("readiness_baseline")
+    if baseline:
+        from readiness.drift import compute_drift, load_report
+
+        report["drift"] = state.redactor.data(compute_drift(load_report(Path(baseline)), report))
+    report_dir = Path(config.getoption("readiness_report_dir"))
+    if not report_dir.is_absolute():
+        report_dir = Path(config.invocation_params.dir) / report_dir
+    state.report_dir = write_reports(report, report_dir, state.redactor)
+    state.report = report
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        blocking = {"fail", "error"} | ({"warn"} if options["strict"] else set())
+        failed = any(r["outcome"] in blocking for r in report["results"])
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    if state is None or state.report is None:
+        return
+    from readiness.terminal import print_summary
+
+    print_summary(state.report, state.report_dir, terminalreporter, state.redactor)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    state = _state(config)
+    if state is None:
+        return None
+    files = " -> ".join(p.name for p in state.profile.files)
+    return [f"readiness: profile {state.profile.name} ({files}), run {state.run_id}, "
+            f"{len(state.profile.requirements)} requirements"]
+

@@ -1,0 +1,193 @@
+"""The conformance report: built once from the run's results, written in every format.
+
+`build_report` makes the canonical dict (what conformance.json holds); the writers render it. Every
+string goes through the redactor before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from readiness import __version__
+from readiness.model import CheckResult, Outcome, worst
+from readiness.profile import Level, Profile
+from readiness.redact import Redactor
+from readiness.waivers import WaiverDecision
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("conformance.schema.json")
+REPORT_FILES = ("conformance.json", "conformance.html", "conformance.md", "junit.xml")
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _outcome_of_checks(level: Level, checks: list[CheckResult]) -> Outcome:
+    outcome = worst([c.outcome for c in checks])
+    # A recommended or optional requirement that is not met warns; a required one fails.
+    if outcome is Outcome.fail and level is not Level.required:
+        return Outcome.warn
+    if outcome is Outcome.warn and level is Level.required:
+        return Outcome.fail
+    return outcome
+
+
+def _decisive(checks: list[CheckResult]) -> tuple[CheckResult | None, dict[str, Any] | None]:
+    """The check and observation a reader should see first: the worst one, its unmet expectation."""
+    if not checks:
+        return None, None
+    ordered = sorted(checks, key=lambda c: [Outcome.fail, Outcome.warn, Outcome.error, Outcome.passed,
+                                            Outcome.skip, Outcome.waived].index(c.outcome))
+    check = ordered[0]
+    if not check.observations:
+        return check, None
+    unmet = [o for o in check.observations if not o.met]
+    observation = (unmet or check.observations)[-1]
+    return check, {
+        "label": observation.label,
+        "observed": observation.observed,
+        "expected": observation.expected,
+        "unit": observation.unit,
+        "evidence": observation.evidence,
+    }
+
+
+def requirement_outcomes(profile: Profile, checks: list[CheckResult]) -> dict[str, Outcome]:
+    by_requirement: dict[str, list[CheckResult]] = {}
+    for check in checks:
+        by_requirement.setdefault(check.requirement, []).append(check)
+    return {
+        req_id: _outcome_of_checks(req.level, by_requirement.get(req_id, []))
+        for req_id, req in profile.requirements.items()
+    }
+
+
+def build_report(
+    *,
+    run_id: str,
+    profile: Profile,
+    checks: list[CheckResult],
+    waivers: WaiverDecision,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    options: dict[str, Any],
+    redactor: Redactor,
+    load: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    by_requirement: dict[str, list[CheckResult]] = {}
+    for check in checks:
+        by_requirement.setdefault(check.requirement, []).append(check)
+
+    results = []
+    for req_id, req in profile.requirements.items():
+        req_checks = by_requirement.get(req_id, [])
+        outcome = _outcome_of_checks(req.level, req_checks)
+        decisive_check, observation = _decisive(req_checks)
+        message = decisive_check.message if decisive_check else "no check ran for this requirement in this run"
+        if not req_checks:
+            message = "no check ran for this requirement in this run (not selected, or no check implemented yet)"
+        waiver = waivers.applied.get(req_id)
+        waiver_data = None
+        if waiver is not None:
+            waiver_data = {"reason": waiver.reason, "owner": waiver.owner, "expires": waiver.expires.isoformat(),
+                           "original_outcome": outcome.value}
+            outcome = Outcome.waived
+        results.append(
+            {
+                "id": req_id,
+                "component": req.component,
+                "title": req.title,
+                "level": req.level.value,
+                "outcome": outcome.value,
+                "message": message,
+                "observed": observation["observed"] if observation else None,
+                "expected": observation["expected"] if observation else req.params or None,
+                "unit": observation["unit"] if observation else None,
+                "evidence": observation["evidence"] if observation else {},
+                "duration_s": round(sum(c.duration_s for c in req_checks), 3),
+                "source": req.source,
+                "rationale": req.rationale,
+                "remediation": req.remediation,
+                "waiver": waiver_data,
+                "checks": [c.to_dict() for c in req_checks],
+            }
+        )
+
+    counts = Counter(r["outcome"] for r in results)
+    summary = {o.value: counts.get(o.value, 0) for o in Outcome}
+    summary["total"] = len(results)
+    blocking = {"fail", "error"} | ({"warn"} if options.get("strict") else set())
+    summary["verdict"] = "fail" if any(r["outcome"] in blocking for r in results) else "pass"
+
+    def _waiver(w: Any, note: str | None = None) -> dict[str, Any]:
+        data = {"id": w.id, "reason": w.reason, "owner": w.owner, "expires": w.expires.isoformat()}
+        if note:
+            data["note"] = note
+        return data
+
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "id": run_id,
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": finished_at.isoformat(timespec="seconds"),
+            "duration_s": round((finished_at - started_at).total_seconds(), 3),
+            "profile": profile.name,
+            "profile_files": [str(p) for p in profile.files],
+            "cloud": profile.cloud,
+            "tool_version": __version__,
+            "host": socket.gethostname(),
+            "python": platform.python_version(),
+            "options": options,
+        },
+        "summary": summary,
+        "results": results,
+        "waivers": {
+            "applied": [_waiver(w) for w in waivers.applied.values()],
+            "expired": [_waiver(w) for w in waivers.expired],
+            "unmatched": [_waiver(w) for w in waivers.unmatched],
+            "rejected": [_waiver(w, note) for w, note in waivers.rejected],
+        },
+        "load": load,
+        "drift": None,
+    }
+    return redactor.data(report)
+
+
+def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) -> Path:
+    """Write all four files under report_dir/<run-id>/ and point report_dir/latest at it."""
+    from readiness.writers import write_html, write_junit, write_markdown
+
+    started = time.perf_counter()
+    run_dir = report_dir / report["run"]["id"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "conformance.json").write_text(redactor.text(json.dumps(report, indent=2, default=str)) + "\n")
+    (run_dir / "conformance.md").write_text(redactor.text(write_markdown(report)))
+    (run_dir / "conformance.html").write_text(redactor.text(write_html(report)))
+    (run_dir / "junit.xml").write_text(redactor.text(write_junit(report)))
+    latest = report_dir / "latest"
+    tmp = report_dir / f".latest-{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_dir.name)
+        tmp.replace(latest)
+    except OSError:  # filesystems without symlinks: a file naming the run
+        tmp.unlink(missing_ok=True)
+        if latest.is_dir() and not latest.is_symlink():
+            pass
+        else:
+            latest.unlink(missing_ok=True)
+            latest.write_text(run_dir.name + "\n")
+    report["run"]["report_write_s"] = round(time.perf_counter() - started, 4)
+    return run_dir

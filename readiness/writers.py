@@ -1,0 +1,145 @@
+"""Renderers of the canonical report: Markdown, self-contained HTML and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+OUTCOME_ORDER = ("fail", "error", "warn", "waived", "pass", "skip")
+ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skip": "⏭️", "waived": "📝"}
+
+
+def show_value(value: Any, unit: str | None = None) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"{text} {unit}" if unit else text
+
+
+def components(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for result in report["results"]:
+        out.setdefault(result["component"], []).append(result)
+    return out
+
+
+def component_counts(report: dict[str, Any]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for name, results in components(report).items():
+        row = dict.fromkeys(OUTCOME_ORDER, 0)
+        for result in results:
+            row[result["outcome"]] += 1
+        counts[name] = row
+    return counts
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_markdown(report: dict[str, Any]) -> str:
+    run, summary = report["run"], report["summary"]
+    verdict = "PASS" if summary["verdict"] == "pass" else "FAIL"
+    lines = [
+        f"## Prefect readiness: {verdict} — profile `{run['profile']}`",
+        "",
+        " · ".join(f"{ICON[o]} {summary[o]} {o}" for o in OUTCOME_ORDER if summary.get(o)),
+        "",
+        f"Run `{run['id']}`, {run['started_at']}, {run['duration_s']} s.",
+        "",
+    ]
+    attention = [r for r in report["results"] if r["outcome"] in ("fail", "error", "warn")]
+    if attention:
+        lines += ["| | Requirement | Level | Observed | Expected | Remediation |", "|---|---|---|---|---|---|"]
+        attention.sort(key=lambda r: OUTCOME_ORDER.index(r["outcome"]))
+        for r in attention:
+            observed = r["message"] if r["outcome"] == "error" else show_value(r["observed"], r["unit"])
+            lines.append(
+                f"| {ICON[r['outcome']]} | **{r['id']}** {_md_cell(r['title'])} | {r['level']} | "
+                f"{_md_cell(observed)} | {_md_cell(show_value(r['expected'], r['unit']))} | "
+                f"{_md_cell(r['remediation'])} |"
+            )
+        lines.append("")
+    else:
+        lines += ["Every evaluated requirement passed or is waived.", ""]
+    waivers = report.get("waivers") or {}
+    for kind in ("expired", "rejected", "unmatched"):
+        if waivers.get(kind):
+            ids = ", ".join(w["id"] for w in waivers[kind])
+            lines.append(f"- Waivers {kind}: {ids}")
+    drift = report.get("drift")
+    if drift:
+        lines += ["", f"### Drift since `{drift['baseline_run']}`", ""]
+        lines += drift_lines(drift) or ["No change."]
+    lines += ["", "| Component | " + " | ".join(OUTCOME_ORDER) + " |", "|---|" + "---|" * len(OUTCOME_ORDER)]
+    for name, row in component_counts(report).items():
+        lines.append(f"| {name} | " + " | ".join(str(row[o]) for o in OUTCOME_ORDER) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def drift_lines(drift: dict[str, Any]) -> list[str]:
+    lines = []
+    for item in drift["new_failures"]:
+        lines.append(f"- new {item['outcome']}: **{item['id']}** (was {item['was']})")
+    for item in drift["resolved"]:
+        lines.append(f"- resolved: **{item['id']}** (was {item['was']}, now {item['outcome']})")
+    for item in drift["changed"]:
+        lines.append(f"- changed: **{item['id']}** observed {show_value(item['was'])} → {show_value(item['now'])}")
+    for item in drift.get("other", []):
+        lines.append(f"- {item}")
+    return lines
+
+
+def write_junit(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    suite = ET.Element(
+        "testsuite",
+        name=f"prefect-readiness[{report['run']['profile']}]",
+        tests=str(summary["total"]),
+        failures=str(summary["fail"] + summary["warn"] if report["run"]["options"].get("strict") else summary["fail"]),
+        errors=str(summary["error"]),
+        skipped=str(summary["skip"]),
+        time=str(report["run"]["duration_s"]),
+        timestamp=report["run"]["started_at"],
+    )
+    for r in report["results"]:
+        case = ET.SubElement(suite, "testcase", classname=f"readiness.{r['component']}", name=f"{r['id']}: {r['title']}",
+                             time=str(r["duration_s"]))
+        props = ET.SubElement(case, "properties")
+        for name, value in (("requirement", r["id"]), ("level", r["level"]), ("component", r["component"]),
+                            ("outcome", r["outcome"])):
+            ET.SubElement(props, "property", name=name, value=value)
+        detail = (f"{r['message']}\nobserved: {show_value(r['observed'], r['unit'])}\n"
+                  f"expected: {show_value(r['expected'], r['unit'])}\nremediation: {r['remediation']}")
+        if r["outcome"] == "fail" or (r["outcome"] == "warn" and report["run"]["options"].get("strict")):
+            ET.SubElement(case, "failure", message=r["message"]).text = detail
+        elif r["outcome"] == "error":
+            ET.SubElement(case, "error", message=r["message"]).text = detail
+        elif r["outcome"] == "skip":
+            ET.SubElement(case, "skipped", message=r["message"])
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+_env = Environment(loader=PackageLoader("readiness", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_env.filters["value"] = show_value
+_env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, default=str)
+
+
+def write_html(report: dict[str, Any]) -> str:
+    template = _env.get_template("conformance.html.j2")
+    return template.render(
+        report=report,
+        components=components(report),
+        counts=component_counts(report),
+        order=OUTCOME_ORDER,
+        icon=ICON,
+        drift_lines=drift_lines(report["drift"]) if report.get("drift") else [],
+    )
