@@ -18,6 +18,7 @@ COMPONENTS: list[str] = [
     "readiness.sandbox.services.pki:PkiComponent",
     "readiness.sandbox.services.postgres:PostgresComponent",
     "readiness.sandbox.services.redis:RedisComponent",
+    "readiness.sandbox.services.prefect:PrefectComponent",
 ]
 
 

@@ -1,0 +1,301 @@
+"""A real Prefect 3 server on the sandbox PostgreSQL and Redis, with basic auth, a process work pool,
+a process worker and a ready-made deployment so a flow run can complete end to end.
+
+The server listens on loopback; users reach it only through the ingress (``api.``/``app.`` names).
+The worker talks to the server directly, as an in-cluster worker talks to the Service.
+Scenarios:
+
+- ``prefect-no-auth``: the server restarts without PREFECT_SERVER_API_AUTH_STRING (API open);
+- ``prefect-slow``: a latency proxy (``latency_proxy``) goes between the ingress and the server.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.services.common import LOOPBACK
+
+API_USER = "admin"
+WORK_POOL = "sandbox-process"
+FLOW_NAME = "readiness-probe"
+DEPLOYMENT_NAME = "sandbox"
+SLOW_DELAY_MS = 1000
+#: state key the ingress reads to find where to send API traffic
+UPSTREAM_KEY = "prefect_upstream_port"
+
+PROBE_FLOW = '''\
+"""A flow the readiness suite runs end to end through the sandbox work pool."""
+
+from prefect import flow
+
+
+@flow(name="readiness-probe", log_prints=True)
+def readiness_probe(message: str = "ready") -> str:
+    print(f"readiness probe says {message}")
+    return message
+'''
+
+
+class PrefectComponent(Component):
+    name = "prefect"
+    after = ("postgres", "redis")
+    scenarios = {
+        "prefect-no-auth": "the API answers without credentials (basic auth off)",
+        "prefect-slow": f"a proxy adds {SLOW_DELAY_MS} ms to every API request through the ingress",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port("prefect")
+
+    @property
+    def slow_port(self) -> int:
+        return self.ctx.port("prefect-slow-proxy")
+
+    def auth_string(self) -> str:
+        return f"{API_USER}:{self.ctx.secret('prefect-api-password')}"
+
+    def _auth_file(self) -> Path:
+        path = self.ctx.secret_path("prefect-api-auth-string")
+        path.write_text(self.auth_string())
+        path.chmod(0o600)
+        return path
+
+    @property
+    def internal_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/api"
+
+    def upstream_port(self) -> int:
+        return self.slow_port if "prefect-slow" in self.ctx.active_scenarios() else self.port
+
+    # -- processes ---------------------------------------------------------------------------------
+    def _common_env(self) -> dict[str, str]:
+        home = self.ctx.data_dir("prefect") / "home"
+        home.mkdir(exist_ok=True)
+        return {
+            "PREFECT_HOME": str(home),
+            "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
+            "PREFECT_API_URL": self.internal_url,
+            "PREFECT_API_AUTH_STRING": self.auth_string(),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "DO_NOT_TRACK": "1",
+        }
+
+    def _server_env(self) -> dict[str, str]:
+        from readiness.sandbox.services.postgres import PostgresComponent
+        from readiness.sandbox.services.redis import RedisComponent
+
+        pg = PostgresComponent(self.ctx)
+        redis = RedisComponent(self.ctx)
+        env = self._common_env()
+        env.update(
+            {
+                "PREFECT_SERVER_API_HOST": LOOPBACK,
+                "PREFECT_SERVER_API_PORT": str(self.port),
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL": pg.sqlalchemy_url(),
+                "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+                "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+                "PREFECT_REDIS_MESSAGING_HOST": LOOPBACK,
+                "PREFECT_REDIS_MESSAGING_PORT": str(redis.port),
+                "PREFECT_REDIS_MESSAGING_DB": "0",
+                # username + password: AUTH default <pw> keeps working while redis-noauth is applied
+                "PREFECT_REDIS_MESSAGING_USERNAME": "default",
+                "PREFECT_REDIS_MESSAGING_PASSWORD": redis.password(),
+                "PREFECT_UI_API_URL": "/api",
+                "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            }
+        )
+        if "prefect-no-auth" not in self.ctx.active_scenarios():
+            env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string()
+        return env
+
+    def _client(self, timeout: float = 5.0) -> httpx.Client:
+        user, _, password = self.auth_string().partition(":")
+        return httpx.Client(base_url=self.internal_url, auth=(user, password), timeout=timeout)
+
+    def _ready(self) -> bool:
+        if not port_is_open(self.port):
+            return False
+        try:
+            with self._client(timeout=2) as client:
+                return client.get("/ready").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _start_server(self) -> None:
+        self.ctx.spawn(
+            "prefect-server",
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+                "--analytics-off",
+            ],
+            env=self._server_env(),
+            cwd=self.ctx.data_dir("prefect"),
+        )
+        wait_until(self._ready, 120, "Prefect server /api/ready", self.ctx.log_path("prefect-server"))
+
+    def _flows_dir(self) -> Path:
+        flows = self.ctx.data_dir("prefect") / "flows"
+        flows.mkdir(exist_ok=True)
+        probe = flows / "readiness_probe.py"
+        if not probe.exists() or probe.read_text() != PROBE_FLOW:
+            probe.write_text(PROBE_FLOW)
+        return flows
+
+    def _ensure_objects(self) -> None:
+        """The work pool and a deployment of the probe flow (idempotent)."""
+        with self._client(timeout=15) as client:
+            if client.get(f"/work_pools/{WORK_POOL}").status_code == 404:
+                resp = client.post("/work_pools/", json={"name": WORK_POOL, "type": "process"})
+                if resp.status_code not in (200, 201, 409):
+                    raise SandboxError(f"creating work pool {WORK_POOL}: {resp.status_code} {resp.text[:300]}")
+            flow = client.post("/flows/", json={"name": FLOW_NAME})
+            flow.raise_for_status()
+            resp = client.post(
+                "/deployments/",
+                json={
+                    "name": DEPLOYMENT_NAME,
+                    "flow_id": flow.json()["id"],
+                    "work_pool_name": WORK_POOL,
+                    "entrypoint": "readiness_probe.py:readiness_probe",
+                    "pull_steps": [
+                        {"prefect.deployments.steps.set_working_directory": {"directory": str(self._flows_dir())}}
+                    ],
+                    "tags": ["readiness-sandbox"],
+                },
+            )
+            if resp.status_code not in (200, 201):
+                raise SandboxError(f"creating the probe deployment: {resp.status_code} {resp.text[:300]}")
+
+    def _start_worker(self) -> None:
+        self.ctx.spawn(
+            "prefect-worker",
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                WORK_POOL,
+                "--type",
+                "process",
+                "--name",
+                "sandbox-worker",
+            ],
+            env=self._common_env(),
+            cwd=self.ctx.data_dir("prefect"),
+        )
+
+    def _start_slow_proxy(self) -> None:
+        self.ctx.spawn(
+            "prefect-slow-proxy",
+            [
+                sys.executable,
+                "-m",
+                "readiness.sandbox.services.latency_proxy",
+                str(self.slow_port),
+                str(self.port),
+                str(SLOW_DELAY_MS),
+            ],
+        )
+        wait_until(
+            lambda: port_is_open(self.slow_port), 15, "latency proxy", self.ctx.log_path("prefect-slow-proxy")
+        )
+
+    def worker_online(self) -> bool:
+        try:
+            with self._client() as client:
+                resp = client.post(f"/work_pools/{WORK_POOL}/workers/filter", json={})
+                return resp.status_code == 200 and any(w.get("status") == "ONLINE" for w in resp.json())
+        except httpx.HTTPError:
+            return False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def up(self) -> None:
+        self._auth_file()
+        if not (self.ctx.is_running("prefect-server") and self._ready()):
+            self.ctx.stop("prefect-server")
+            self._start_server()
+        self._ensure_objects()
+        self._start_worker()
+        if "prefect-slow" in self.ctx.active_scenarios():
+            self._start_slow_proxy()
+        self.ctx.set(UPSTREAM_KEY, self.upstream_port())
+
+    def down(self) -> None:
+        for name in ("prefect-worker", "prefect-slow-proxy", "prefect-server"):
+            self.ctx.stop(name, timeout=15)
+
+    def status(self) -> ComponentStatus:
+        ready = self.ctx.is_running("prefect-server") and self._ready()
+        worker = self.ctx.is_running("prefect-worker")
+        detail = f"server {self.internal_url} {'ready' if ready else 'not ready'}; worker {'up' if worker else 'down'}"
+        procs = [self.ctx.process_status(n) for n in ("prefect-server", "prefect-worker")]
+        if "prefect-slow" in self.ctx.active_scenarios():
+            procs.append(self.ctx.process_status("prefect-slow-proxy"))
+        return ComponentStatus(self.name, ready and worker, detail, procs)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "READINESS_PREFECT_AUTH_STRING_FILE": str(self._auth_file()),
+            "READINESS_PREFECT_WORK_POOL": WORK_POOL,
+            "READINESS_PREFECT_DEPLOYMENT": f"{FLOW_NAME}/{DEPLOYMENT_NAME}",
+            "READINESS_PREFECT_INTERNAL_URL": self.internal_url,
+            "PREFECT_API_AUTH_STRING": self.auth_string(),
+        }
+
+    # -- scenarios ---------------------------------------------------------------------------------
+    def _set_active(self, scenario: str, on: bool) -> None:
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario] if on else active)
+
+    def _restart_server(self) -> None:
+        self.ctx.stop("prefect-server", timeout=15)
+        wait_until(lambda: not port_is_open(self.port), 15, "Prefect port to close")
+        self._start_server()
+
+    def _reroute(self) -> None:
+        self.ctx.set(UPSTREAM_KEY, self.upstream_port())
+        from readiness.sandbox.services.ingress import IngressComponent
+
+        ingress = IngressComponent(self.ctx)
+        if ingress.running():
+            ingress.reload()
+
+    def apply(self, scenario: str) -> None:
+        if scenario == "prefect-no-auth":
+            self._set_active(scenario, True)
+            self._restart_server()
+        elif scenario == "prefect-slow":
+            self._set_active(scenario, True)
+            self._start_slow_proxy()
+            self._reroute()
+        else:
+            super().apply(scenario)
+
+    def revert(self, scenario: str) -> None:
+        if scenario == "prefect-no-auth":
+            self._set_active(scenario, False)
+            self._restart_server()
+        elif scenario == "prefect-slow":
+            self._set_active(scenario, False)
+            self._reroute()
+            time.sleep(0.2)
+            self.ctx.stop("prefect-slow-proxy")
+        else:
+            super().revert(scenario)
