@@ -19,6 +19,7 @@ COMPONENTS: list[str] = [
     "readiness.sandbox.services.postgres:PostgresComponent",
     "readiness.sandbox.services.redis:RedisComponent",
     "readiness.sandbox.services.prefect:PrefectComponent",
+    "readiness.sandbox.services.ingress:IngressComponent",
 ]
 
 

@@ -162,7 +162,9 @@ class PrefectComponent(Component):
             if client.get(f"/work_pools/{WORK_POOL}").status_code == 404:
                 resp = client.post("/work_pools/", json={"name": WORK_POOL, "type": "process"})
                 if resp.status_code not in (200, 201, 409):
-                    raise SandboxError(f"creating work pool {WORK_POOL}: {resp.status_code} {resp.text[:300]}")
+                    raise SandboxError(
+                        f"creating work pool {WORK_POOL}: {resp.status_code} {resp.text[:300]}"
+                    )
             flow = client.post("/flows/", json={"name": FLOW_NAME})
             flow.raise_for_status()
             resp = client.post(
@@ -173,7 +175,11 @@ class PrefectComponent(Component):
                     "work_pool_name": WORK_POOL,
                     "entrypoint": "readiness_probe.py:readiness_probe",
                     "pull_steps": [
-                        {"prefect.deployments.steps.set_working_directory": {"directory": str(self._flows_dir())}}
+                        {
+                            "prefect.deployments.steps.set_working_directory": {
+                                "directory": str(self._flows_dir())
+                            }
+                        }
                     ],
                     "tags": ["readiness-sandbox"],
                 },
@@ -244,7 +250,8 @@ class PrefectComponent(Component):
     def status(self) -> ComponentStatus:
         ready = self.ctx.is_running("prefect-server") and self._ready()
         worker = self.ctx.is_running("prefect-worker")
-        detail = f"server {self.internal_url} {'ready' if ready else 'not ready'}; worker {'up' if worker else 'down'}"
+        detail = f"server {self.internal_url} {'ready' if ready else 'not ready'}; "
+        detail += f"worker {'up' if worker else 'down'}"
         procs = [self.ctx.process_status(n) for n in ("prefect-server", "prefect-worker")]
         if "prefect-slow" in self.ctx.active_scenarios():
             procs.append(self.ctx.process_status("prefect-slow-proxy"))

@@ -1,0 +1,251 @@
+"""The TLS ingress: Debian nginx in front of Prefect for the ``api.`` and ``app.`` names (and ``sso.``).
+
+It serves the full chain (leaf + intermediate) from the sandbox PKI, TLS 1.2+ only, an HSTS header,
+and redirects its plain-HTTP port to HTTPS. Its own config, pid file and temp folders live in the
+state folder; scenarios rewrite the config and reload nginx in place (``nginx -s reload``):
+``tls-expired``, ``tls-no-intermediate``, ``tls-wrong-host``, ``tls-weak`` (TLS 1.0/1.1 on),
+``tls-weak-key`` (RSA 1024 leaf) and ``no-hsts``.
+
+The HTTPS port is the default server, so ``https://127.0.0.1:<port>`` reaches the API too (the leaf
+names 127.0.0.1 and localhost as well); the ``api.``/``app.`` names resolve through the sandbox DNS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.services.common import API_HOST, APP_HOST, LOOPBACK, SSO_HOST, ca_bundle, cert_paths
+
+HSTS = "max-age=31536000; includeSubDomains"
+MODERN_PROTOCOLS = "TLSv1.2 TLSv1.3"
+WEAK_PROTOCOLS = "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"
+
+
+class IngressComponent(Component):
+    name = "ingress"
+    after = ("pki", "prefect")
+    scenarios = {
+        "tls-expired": "the ingress serves an expired leaf certificate",
+        "tls-no-intermediate": "the ingress serves the leaf without the intermediate CA",
+        "tls-wrong-host": "the ingress certificate names other hosts, not api./app.",
+        "tls-weak": "TLS 1.0 and 1.1 are accepted besides 1.2/1.3",
+        "tls-weak-key": "the leaf certificate has a 1024-bit RSA key",
+        "no-hsts": "no Strict-Transport-Security header",
+    }
+
+    @property
+    def https_port(self) -> int:
+        return self.ctx.port("ingress-https")
+
+    @property
+    def http_port(self) -> int:
+        return self.ctx.port("ingress-http")
+
+    @property
+    def dir(self) -> Path:
+        return self.ctx.data_dir("ingress")
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "nginx.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "nginx.pid"
+
+    def prepare(self) -> None:
+        if not shutil.which("nginx"):
+            raise SandboxError("nginx not found; install Debian nginx (apt-get install nginx)")
+
+    def _upstream(self) -> int:
+        port = self.ctx.get("prefect_upstream_port")
+        return int(port) if port else self.ctx.port("prefect")  # type: ignore[arg-type]
+
+    def _render(self) -> str:
+        active = set(self.ctx.active_scenarios())
+        leaf = "ingress"
+        if "tls-expired" in active:
+            leaf = "ingress-expired"
+        elif "tls-wrong-host" in active:
+            leaf = "ingress-wronghost"
+        elif "tls-weak-key" in active:
+            leaf = "ingress-weakkey"
+        cert, chain, key = cert_paths(self.ctx, leaf)
+        served = cert if "tls-no-intermediate" in active else chain
+        protocols = WEAK_PROTOCOLS if "tls-weak" in active else MODERN_PROTOCOLS
+        if "tls-weak" in active:
+            ciphers = "DEFAULT:@SECLEVEL=0"
+        elif "tls-weak-key" in active:
+            ciphers = "DEFAULT:@SECLEVEL=1"  # OpenSSL's default level 2 refuses to load an RSA-1024 key
+        else:
+            ciphers = "HIGH:!aNULL:!MD5:!RC4:!3DES"
+        hsts = "" if "no-hsts" in active else f'add_header Strict-Transport-Security "{HSTS}" always;'
+        tmp = self.dir / "tmp"
+        tls = f"""
+        ssl_certificate {served};
+        ssl_certificate_key {key};
+        ssl_protocols {protocols};
+        ssl_ciphers {ciphers};
+        ssl_prefer_server_ciphers on;
+        ssl_session_cache shared:sandbox:1m;
+        {hsts}"""
+        proxy = """
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 3600s;
+            proxy_buffering off;"""
+        label = ", ".join(sorted(active)) or "none"
+        return f"""# written by the prefect-readiness sandbox; scenarios: {label}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {self.pid_file};
+error_log {self.ctx.log_path("ingress-error")} notice;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {self.ctx.log_path("ingress-access")};
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server_tokens off;
+    client_max_body_size 64m;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    upstream prefect {{ server {LOOPBACK}:{self._upstream()}; keepalive 32; }}
+    upstream sso {{ server {LOOPBACK}:{self.ctx.port("oidc")}; }}
+
+    server {{
+        listen {LOOPBACK}:{self.http_port} default_server;
+        server_name _;
+        location / {{ return 301 https://$host:{self.https_port}$request_uri; }}
+    }}
+    server {{
+        listen {LOOPBACK}:{self.https_port} ssl http2 default_server;
+        server_name {API_HOST} localhost {LOOPBACK};{tls}
+        location / {{
+            proxy_pass http://prefect;{proxy}
+        }}
+    }}
+    server {{
+        listen {LOOPBACK}:{self.https_port} ssl http2;
+        server_name {APP_HOST};{tls}
+        location / {{
+            proxy_pass http://prefect;{proxy}
+        }}
+    }}
+    server {{
+        listen {LOOPBACK}:{self.https_port} ssl http2;
+        server_name {SSO_HOST};{tls}
+        location / {{
+            proxy_pass http://sso;
+            proxy_set_header Host $host:{self.https_port};
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header X-Forwarded-Host $host:{self.https_port};
+        }}
+    }}
+}}
+"""
+
+    def _write(self) -> None:
+        tmp = self.dir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        self.conf.write_text(self._render())
+        proc = subprocess.run(["nginx", "-t", "-q", "-c", str(self.conf)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SandboxError(f"nginx rejected {self.conf}: {proc.stderr.strip()[-600:]}")
+
+    def running(self) -> bool:
+        return self.ctx.is_running("ingress")
+
+    def _serving(self) -> bool:
+        return port_is_open(self.https_port) and port_is_open(self.http_port)
+
+    def reload(self) -> None:
+        """Write the config for the active scenarios and reload nginx in place."""
+        self._write()
+        pid = self.ctx.pid("ingress")
+        if pid is None or not self.running():
+            raise SandboxError("ingress is not running")
+        before = self._worker_pids(pid)
+        proc = subprocess.run(
+            ["nginx", "-c", str(self.conf), "-s", "reload"], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            import os
+
+            os.kill(pid, signal.SIGHUP)
+        # reloaded when the old workers are gone and a new one serves
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = self._worker_pids(pid)
+            if now and not (now & before):
+                break
+            time.sleep(0.05)
+
+    @staticmethod
+    def _worker_pids(master: int) -> set[int]:
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            return set()
+        return {int(c) for c in children}
+
+    def up(self) -> None:
+        self._write()
+        if self.running() and self._serving():
+            self.reload()
+            return
+        self.ctx.stop("ingress")
+        self.ctx.spawn("ingress", ["nginx", "-c", self.conf])
+        wait_until(self._serving, 15, "nginx ingress", self.ctx.log_path("ingress"))
+
+    def down(self) -> None:
+        self.ctx.stop("ingress")
+
+    def status(self) -> ComponentStatus:
+        healthy = self.running() and self._serving()
+        return ComponentStatus(
+            self.name,
+            healthy,
+            f"https://{API_HOST}:{self.https_port} (and app.), http redirect on {self.http_port}",
+            [self.ctx.process_status("ingress")],
+        )
+
+    def env(self) -> dict[str, str]:
+        api = f"https://{API_HOST}:{self.https_port}/api"
+        return {
+            # what the Prefect client and the suite use: the ingress by address (the leaf names 127.0.0.1)
+            "PREFECT_API_URL": f"https://{LOOPBACK}:{self.https_port}/api",
+            "PREFECT_API_SSL_CERT_FILE": str(ca_bundle(self.ctx)),
+            # the same API by name, resolvable through the sandbox DNS (READINESS_DNS_SERVER)
+            "READINESS_API_URL": api,
+            "READINESS_UI_URL": f"https://{APP_HOST}:{self.https_port}/",
+            "READINESS_API_HOST": API_HOST,
+            "READINESS_APP_HOST": APP_HOST,
+            "READINESS_INGRESS_ADDRESS": LOOPBACK,
+            "READINESS_INGRESS_HTTPS_PORT": str(self.https_port),
+            "READINESS_INGRESS_HTTP_PORT": str(self.http_port),
+        }
+
+    def apply(self, scenario: str) -> None:
+        if scenario not in self.scenarios:
+            super().apply(scenario)
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario])
+        self.reload()
+
+    def revert(self, scenario: str) -> None:
+        if scenario not in self.scenarios:
+            super().revert(scenario)
+        self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
+        self.reload()
