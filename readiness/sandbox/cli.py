@@ -23,6 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     up = sub.add_parser("up", help="start every component (safe to repeat), then apply scenarios")
     up.add_argument("--scenario", action="append", default=[], metavar="NAME", help="fault to apply (repeatable)")
     up.add_argument("--nodes", type=int, default=None, help="number of simulated Kubernetes nodes (default 3)")
+    up.add_argument(
+        "--pods", type=int, default=None, help="extra pods for scale tests (Deployment scale/scale-load)"
+    )
     sub.add_parser("down", help="stop every process the sandbox started")
     sub.add_parser("status", help="show each component and its processes")
     sub.add_parser("scenarios", help="list the named faults, one per line")
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         ctx = SandboxContext(state_dir)
         if getattr(args, "nodes", None):
             ctx.set("nodes", args.nodes)
+        if getattr(args, "pods", None) is not None:
+            ctx.set("pods", args.pods)
         sandbox = Sandbox(ctx, only=args.only)
         if args.sandbox_command == "up":
             sandbox.up(args.scenario)

@@ -1,0 +1,611 @@
+"""The Kubernetes half of the sandbox: a real control plane on loopback with kwok-simulated nodes.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real release binaries
+(tools/k8s/build.sh); kwok plays the kubelets. The cluster content is the YAML under
+readiness/sandbox/manifests/kubernetes/, applied with server-side apply through the `kubernetes` client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import ssl
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from readiness.sandbox.base import (
+    Component,
+    ComponentStatus,
+    SandboxContext,
+    SandboxError,
+    port_is_open,
+    wait_until,
+)
+from readiness.sandbox.kubernetes import binaries, manifests
+from readiness.sandbox.kubernetes.kube import Kube, Obj, Ref, parallel, wait_for
+from readiness.sandbox.kubernetes.manifests import NodePool, NodeShape
+from readiness.sandbox.kubernetes.pki import Pki, ensure_pki
+
+#: process name in the sandbox -> binary role, in start order
+PROCESSES = ("k8s-etcd", "k8s-apiserver", "k8s-controller-manager", "k8s-scheduler", "k8s-kwok")
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.128.0.0/12"
+NODE_GROUP_SELECTOR = "eks.amazonaws.com/nodegroup=prefect-pool"
+#: kwok renews each node lease every duration/4: 200 s keeps 5,000 nodes at ~100 writes/s
+NODE_LEASE_SECONDS = 200
+SANDBOX_NAMESPACES = ("ingress-nginx", "istio-system", "prefect", "kube-system")
+
+
+def _log(message: str) -> None:
+    print(f"sandbox: kubernetes: {message}", file=sys.stderr, flush=True)
+
+
+class KubernetesComponent(Component):
+    name = "kubernetes"
+    scenarios = {name: s.description for name, s in manifests.scenarios().items()}
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self._bins: binaries.Binaries | None = None
+        self._kube: Kube | None = None
+        self.workdir = ctx.data_dir("kubernetes")
+        self.pki_dir = ctx.root / "secrets" / "kubernetes"
+        self.kubeconfig = ctx.root / "kubeconfig"
+
+    # -- configuration ---------------------------------------------------------------------------
+    @property
+    def api_port(self) -> int:
+        return self.ctx.port("k8s-apiserver")
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    def node_count(self) -> int:
+        return int(self.ctx.get("nodes") or NodePool.load().count)  # type: ignore[arg-type]
+
+    def pod_count(self) -> int:
+        return int(self.ctx.get("pods") or 0)  # type: ignore[arg-type]
+
+    def _pki(self) -> Pki:
+        return ensure_pki(self.pki_dir, self.ctx.secret)
+
+    def _write_kubeconfig(self, path: Path, pki: Pki, identity: str, embed_ca: bool) -> None:
+        cluster: dict[str, Any] = {"server": self.server}
+        if embed_ca:
+            cluster["certificate-authority-data"] = base64.b64encode(pki.ca_cert.read_bytes()).decode()
+        else:
+            cluster["certificate-authority"] = str(pki.ca_cert)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "readiness-sandbox", "cluster": cluster}],
+            "users": [{"name": identity, "user": {"token": pki.token(identity)}}],
+            "contexts": [
+                {
+                    "name": "readiness-sandbox",
+                    "context": {"cluster": "readiness-sandbox", "user": identity, "namespace": "default"},
+                }
+            ],
+            "current-context": "readiness-sandbox",
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        self._bins = binaries.ensure()
+
+    def up(self) -> None:
+        bins = self._bins or binaries.ensure()
+        self._bins = bins
+        started = time.monotonic()
+        pki = self._pki()
+        self._write_kubeconfig(self.kubeconfig, pki, "admin", embed_ca=True)
+        for identity in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            self._write_kubeconfig(self.pki_dir / f"{identity}.kubeconfig", pki, identity, embed_ca=False)
+        self._start_etcd(bins)
+        self._start_apiserver(bins, pki)
+        self._start_controllers(bins, pki)
+        _log(f"control plane answering at {self.server} after {time.monotonic() - started:.1f} s")
+        kube = self.kube()
+        self._apply_base(kube, bins)
+        _log(f"manifests applied after {time.monotonic() - started:.1f} s")
+        for scenario in self.ctx.active_scenarios():
+            if scenario in self.scenarios:
+                self.apply(scenario)
+        self._wait_ready(kube)
+        _log(f"cluster ready after {time.monotonic() - started:.1f} s")
+
+    def down(self) -> None:
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
+        ports = [self.ctx.port(n) for n in ("k8s-etcd", "k8s-etcd-peer", "k8s-apiserver")]
+        ports += [self.ctx.port(n) for n in ("k8s-controller-manager", "k8s-scheduler", "k8s-kwok")]
+        for name in reversed(PROCESSES):
+            self.ctx.stop(name)
+        for port in ports:
+            wait_until(lambda p=port: not port_is_open(p), 15, f"port {port} to close")
+        # A sandbox cluster starts empty each time: drop etcd's data, keep the key material.
+        shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+        self.kubeconfig.unlink(missing_ok=True)
+
+    def status(self) -> ComponentStatus:
+        processes = [self.ctx.process_status(name) for name in PROCESSES]
+        running = all(p.running for p in processes)
+        healthy = running and self._api_ready()
+        if healthy:
+            detail = f"Kubernetes {binaries.k8s_version()} at {self.server}, KUBECONFIG={self.kubeconfig}"
+        elif not any(p.running for p in processes):
+            detail = "not running"
+        else:
+            dead = [p.name for p in processes if not p.running]
+            detail = f"not running: {', '.join(dead)}" if dead else "API server not ready"
+        return ComponentStatus(self.name, healthy, detail, processes)
+
+    def env(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.kubeconfig)}
+
+    # -- processes -------------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        if not self.ctx.is_running(name):
+            self.ctx.spawn(name, argv, env={"GOGC": "200"})
+
+    def _start_etcd(self, bins: binaries.Binaries) -> None:
+        client, peer = self.ctx.port("k8s-etcd"), self.ctx.port("k8s-etcd-peer")
+        data = self.workdir / "etcd"
+        self._spawn(
+            "k8s-etcd",
+            [
+                str(bins.etcd),
+                "--name=sandbox",
+                f"--data-dir={data}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=sandbox=http://127.0.0.1:{peer}",
+                "--initial-cluster-state=new",
+                "--quota-backend-bytes=8589934592",
+                "--auto-compaction-mode=periodic",
+                "--auto-compaction-retention=5m",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=1) as response:
+                    return json.loads(response.read()).get("health") == "true"
+            except (OSError, ValueError):
+                return False
+
+        self._wait_process("k8s-etcd", healthy, 30, "etcd")
+
+    def _start_apiserver(self, bins: binaries.Binaries, pki: Pki) -> None:
+        cert_dir = self.workdir / "apiserver-certs"
+        cert_dir.mkdir(exist_ok=True)
+        self._spawn(
+            "k8s-apiserver",
+            [
+                str(bins.kube_apiserver),
+                f"--etcd-servers=http://127.0.0.1:{self.ctx.port('k8s-etcd')}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--cert-dir={cert_dir}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--token-auth-file={pki.token_file}",
+                "--authorization-mode=RBAC",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                "--enable-priority-and-fairness=false",
+                "--max-requests-inflight=1600",
+                "--max-mutating-requests-inflight=800",
+                "--event-ttl=30m",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
+        self._wait_process("k8s-apiserver", self._api_ready, 90, "kube-apiserver /readyz")
+
+    def _start_controllers(self, bins: binaries.Binaries, pki: Pki) -> None:
+        kcm_kubeconfig = self.pki_dir / "kube-controller-manager.kubeconfig"
+        kcm_port = self.ctx.port("k8s-controller-manager")
+        self._spawn(
+            "k8s-controller-manager",
+            [
+                str(bins.kube_controller_manager),
+                f"--kubeconfig={kcm_kubeconfig}",
+                f"--authentication-kubeconfig={kcm_kubeconfig}",
+                f"--authorization-kubeconfig={kcm_kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm_port}",
+                f"--cert-dir={self.workdir / 'controller-manager-certs'}",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                f"--cluster-signing-cert-file={pki.ca_cert}",
+                f"--cluster-signing-key-file={pki.ca_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--use-service-account-credentials=false",
+                "--kube-api-qps=800",
+                "--kube-api-burst=1600",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-gc-syncs=40",
+                # kwok renews node leases every NODE_LEASE_SECONDS/4; allow a missed renewal or two.
+                f"--node-monitor-grace-period={NODE_LEASE_SECONDS * 2}s",
+                "--v=1",
+            ],
+        )
+        scheduler_kubeconfig = self.pki_dir / "kube-scheduler.kubeconfig"
+        scheduler_config = self.workdir / "kube-scheduler.yaml"
+        scheduler_config.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kubescheduler.config.k8s.io/v1",
+                    "kind": "KubeSchedulerConfiguration",
+                    "clientConnection": {"kubeconfig": str(scheduler_kubeconfig), "qps": 800, "burst": 1600},
+                    "leaderElection": {"leaderElect": False},
+                    "parallelism": 16,
+                }
+            )
+        )
+        self._spawn(
+            "k8s-scheduler",
+            [
+                str(bins.kube_scheduler),
+                f"--config={scheduler_config}",
+                f"--authentication-kubeconfig={scheduler_kubeconfig}",
+                f"--authorization-kubeconfig={scheduler_kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.ctx.port('k8s-scheduler')}",
+                f"--cert-dir={self.workdir / 'scheduler-certs'}",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "k8s-kwok",
+            [
+                str(bins.kwok),
+                f"--config={manifests.kwok_config_path()}",
+                f"--kubeconfig={self.pki_dir / 'kwok.kubeconfig'}",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
+                f"--cidr={POD_CIDR}",
+                f"--server-address=127.0.0.1:{self.ctx.port('k8s-kwok')}",
+            ],
+        )
+        for name, port in (
+            ("k8s-controller-manager", kcm_port),
+            ("k8s-scheduler", self.ctx.port("k8s-scheduler")),
+            ("k8s-kwok", self.ctx.port("k8s-kwok")),
+        ):
+            self._wait_process(name, lambda p=port: port_is_open(p), 60, name)
+
+    def _wait_process(self, name: str, ready: Any, timeout: float, what: str) -> None:
+        log = self.ctx.log_path(name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if not self.ctx.is_running(name):
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
+                raise SandboxError(f"{what} exited during start-up (log {log}):\n{tail}")
+            time.sleep(0.1)
+        raise SandboxError(f"{what} not ready after {timeout:.0f} s (see {log})")
+
+    def _api_ready(self) -> bool:
+        try:
+            pki = self._pki()
+            context = ssl.create_default_context(cafile=str(pki.ca_cert))
+            request = urllib.request.Request(
+                f"{self.server}/readyz", headers={"Authorization": f"Bearer {pki.token('admin')}"}
+            )
+            with urllib.request.urlopen(request, timeout=2, context=context) as response:
+                return response.status == 200
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def kube(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube(str(self.kubeconfig))
+        return self._kube
+
+    # -- cluster content -------------------------------------------------------------------------
+    def _apply_base(self, kube: Kube, bins: binaries.Binaries) -> None:
+        errors: list[BaseException] = []
+
+        def nodes() -> None:
+            try:
+                self.reconcile_nodes(kube, NodeShape(), wait=False)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        node_thread = threading.Thread(target=nodes, name="sandbox-nodes")
+        node_thread.start()
+        files = manifests.cluster_files()
+        for _, objs in files[:1]:  # namespaces
+            for obj in objs:
+                kube.apply(obj)
+        crds = manifests.load_yaml_documents(bins.istio_crds)
+        parallel(kube.apply, crds, workers=8)
+        wait_for(lambda: all(self._established(kube, c["metadata"]["name"]) for c in crds), 60, "Istio CRDs")
+        for _, objs in files[1:]:
+            for obj in objs:
+                self._apply_with_retry(kube, obj)
+        if self.pod_count():
+            for obj in manifests.scale_objects(self.pod_count()):
+                kube.apply(obj)
+        node_thread.join()
+        if errors:
+            raise errors[0]
+
+    @staticmethod
+    def _apply_with_retry(kube: Kube, obj: Obj) -> None:
+        # A kind served by a CRD applied a moment ago can take a second to appear in discovery.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                kube.apply(obj)
+                return
+            except SandboxError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    @staticmethod
+    def _established(kube: Kube, name: str) -> bool:
+        crd = kube.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
+        conditions = (crd or {}).get("status", {}).get("conditions", [])
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    def reconcile_nodes(self, kube: Kube, shape: NodeShape, wait: bool = True) -> None:
+        """Make the node group exactly `shape` (count, labels, capacity); create/delete/patch in bulk."""
+        pool = NodePool.load()
+        count = shape.count if shape.count is not None else self.node_count()
+        version = binaries.k8s_version()
+        desired = {pool.name(i): pool.node(i, shape, version) for i in range(count)}
+        existing = {
+            n["metadata"]["name"]: n for n in kube.list(Ref("v1", "Node", label_selector=NODE_GROUP_SELECTOR))
+        }
+        to_create = [node for name, node in desired.items() if name not in existing]
+        to_delete = [name for name in existing if name not in desired]
+        to_patch = [
+            (desired[name], current)
+            for name, current in existing.items()
+            if name in desired and not _node_matches(current, desired[name])
+        ]
+        if to_create or to_delete or to_patch:
+            _log(f"nodes: creating {len(to_create)}, deleting {len(to_delete)}, reshaping {len(to_patch)}")
+        workers = 24 if len(to_create) > 100 else 8
+        parallel(kube.create, to_create, workers=workers)
+        parallel(lambda n: _patch_node(kube, *n), to_patch, workers=workers)
+
+        def delete(name: str) -> None:
+            kube.delete(Ref("v1", "Node", name))
+            # The pod GC waits ~40 s before dropping pods of a vanished node; do it now so the
+            # ReplicaSets reschedule at once, as they would after a cloud node is drained.
+            for pod in kube.list(Ref("v1", "Pod"), field_selector=f"spec.nodeName={name}"):
+                meta = pod["metadata"]
+                kube.delete(Ref("v1", "Pod", meta["name"], meta["namespace"]), grace_seconds=0)
+
+        parallel(delete, to_delete, workers=8)
+        if wait:
+            self._wait_nodes(kube, desired, timeout=60 + count * 0.05)
+            self._wait_workloads(kube, timeout=120)
+
+    def _wait_nodes(self, kube: Kube, desired: dict[str, Obj], timeout: float) -> None:
+        def ready() -> bool:
+            nodes = kube.list(Ref("v1", "Node", label_selector=NODE_GROUP_SELECTOR))
+            if {n["metadata"]["name"] for n in nodes} != set(desired):
+                return False
+            return all(_node_ready(n) and _node_matches(n, desired[n["metadata"]["name"]]) for n in nodes)
+
+        wait_for(ready, timeout, f"{len(desired)} Ready nodes", interval=0.5)
+
+    def _wait_ready(self, kube: Kube) -> None:
+        pool = NodePool.load()
+        count = self.node_count()
+        version = binaries.k8s_version()
+        shape = NodeShape()
+        active = self.ctx.active_scenarios()
+        for scenario in active:
+            for op in manifests.scenarios().get(scenario, manifests.Scenario("", "", (), None)).apply:
+                if "nodes" in op:
+                    shape = NodeShape.parse(op["nodes"])
+        count = shape.count if shape.count is not None else count
+        desired = {pool.name(i): pool.node(i, shape, version) for i in range(count)}
+        self._wait_nodes(kube, desired, timeout=120 + count * 0.1)
+        crashloop = "prefect-crashloop" in active
+        self._wait_workloads(kube, timeout=120 + self.pod_count() * 0.05, skip_crashloop=crashloop)
+
+    def _wait_workloads(self, kube: Kube, timeout: float, skip_crashloop: bool = False) -> None:
+        namespaces = list(SANDBOX_NAMESPACES) + (["scale"] if self.pod_count() else [])
+
+        def done() -> bool:
+            for ns in namespaces:
+                for deployment in kube.list(Ref("apps/v1", "Deployment", namespace=ns)):
+                    name = deployment["metadata"]["name"]
+                    if skip_crashloop and (ns, name) == ("prefect", "prefect-server"):
+                        continue
+                    if not _rolled_out(deployment):
+                        return False
+            return True
+
+        wait_for(done, timeout, "Deployments available", interval=0.5)
+
+    # -- scenarios -------------------------------------------------------------------------------
+    def apply(self, scenario: str) -> None:
+        spec = self._scenario(scenario)
+        kube = self.kube()
+        for op in spec.apply:
+            self._run_op(kube, op)
+
+    def revert(self, scenario: str) -> None:
+        spec = self._scenario(scenario)
+        kube = self.kube()
+        ops = spec.revert if spec.revert is not None else _default_revert(spec.apply)
+        for op in ops:
+            self._run_op(kube, op)
+
+    def _scenario(self, scenario: str) -> manifests.Scenario:
+        known = manifests.scenarios()
+        if scenario not in known:
+            raise SandboxError(f"kubernetes: unknown scenario {scenario!r}")
+        return known[scenario]
+
+    def _run_op(self, kube: Kube, op: Obj) -> None:
+        if "nodes" in op:
+            self.reconcile_nodes(kube, NodeShape.parse(op["nodes"] or {}))
+        elif "delete" in op:
+            ref = Ref.parse(op["delete"])
+            base = manifests.base_object(ref) if ref.name else None
+            kube.delete(ref, grace_seconds=0 if ref.kind == "Pod" else None)
+            if ref.name:
+                wait_for(lambda: kube.get(ref) is None, 60, f"{ref} deleted")
+            if base is not None and base["kind"] == "Deployment":
+                selector = ",".join(f"{k}={v}" for k, v in base["spec"]["selector"]["matchLabels"].items())
+                pods = Ref("v1", "Pod", namespace=ref.namespace, label_selector=selector)
+                wait_for(lambda: not kube.list(pods), 60, f"pods of {ref} gone")
+        elif "patch" in op:
+            spec = op["patch"]
+            ref = Ref.parse(spec["target"])
+            targets = [ref]
+            if not ref.name:
+                targets = [
+                    Ref(ref.api_version, ref.kind, o["metadata"]["name"], o["metadata"].get("namespace"))
+                    for o in kube.list(ref)
+                ]
+            for target in targets:
+                kube.patch(target, spec["body"], spec.get("type", "merge"), spec.get("subresource"))
+        elif "restore" in op:
+            ref = Ref.parse(op["restore"])
+            base = manifests.base_object(ref)
+            if base is None:
+                raise SandboxError(f"scenario restores {ref}, which the base manifests do not define")
+            kube.replace(base)
+            if base["kind"] == "Deployment":
+                self._wait_rollout(kube, ref)
+        elif "wait" in op:
+            what = op["wait"]
+            if "rollout" in what:
+                target = what["rollout"]
+                self._wait_rollout(kube, Ref("apps/v1", "Deployment", target["name"], target["namespace"]))
+            elif "crashloop" in what:
+                self._wait_crashloop(kube, what["crashloop"]["namespace"], what["crashloop"]["name"])
+            else:
+                raise SandboxError(f"unknown wait in scenario: {what}")
+        else:
+            raise SandboxError(f"unknown scenario operation: {op}")
+
+    def _wait_rollout(self, kube: Kube, ref: Ref) -> None:
+        def done() -> bool:
+            deployment = kube.get(ref)
+            if deployment is None or not _rolled_out(deployment):
+                return False
+            selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+            pods = kube.list(Ref("v1", "Pod", namespace=ref.namespace, label_selector=selector))
+            want = deployment["spec"].get("replicas", 1)
+            return len(pods) == want and all(_pod_ready(p) for p in pods)
+
+        wait_for(done, 90, f"rollout of {ref}", interval=0.5)
+
+    def _wait_crashloop(self, kube: Kube, namespace: str, name: str) -> None:
+        ref = Ref("apps/v1", "Deployment", name, namespace)
+
+        def crashing() -> bool:
+            deployment = kube.get(ref) or {}
+            conditions = deployment.get("status", {}).get("conditions", [])
+            available = any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
+            selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+            pods = kube.list(Ref("v1", "Pod", namespace=namespace, label_selector=selector))
+            statuses = [cs for p in pods for cs in p.get("status", {}).get("containerStatuses", [])]
+            restarted = any(cs.get("restartCount", 0) >= 1 for cs in statuses)
+            return restarted and not available
+
+        wait_for(crashing, 90, f"{ref} crash-looping", interval=0.5)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _default_revert(ops: tuple[Obj, ...]) -> list[Obj]:
+    """Undo `ops`: the node group back to its base shape, every touched object back to its manifest."""
+    out: list[Obj] = []
+    for op in ops:
+        if "nodes" in op:
+            out.append({"nodes": {}})
+        for key in ("delete", "patch"):
+            if key in op:
+                target = op[key]["target"] if key == "patch" else op[key]
+                restore = {"restore": target}
+                if restore not in out:
+                    out.append(restore)
+    return out
+
+
+def _node_ready(node: Obj) -> bool:
+    conditions = node.get("status", {}).get("conditions", [])
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    taints = node.get("spec", {}).get("taints") or []
+    tainted = any(t["key"] == "node.kubernetes.io/not-ready" for t in taints)
+    return ready and not tainted
+
+
+def _quantity_equal(a: str | None, b: str | None) -> bool:
+    return str(a) == str(b)
+
+
+def _node_matches(current: Obj, desired: Obj) -> bool:
+    labels = current["metadata"].get("labels", {})
+    if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
+        return False
+    status = current.get("status", {})
+    for key in ("capacity", "allocatable"):
+        have = status.get(key, {})
+        if any(not _quantity_equal(have.get(k), v) for k, v in desired["status"][key].items()):
+            return False
+    return True
+
+
+def _patch_node(kube: Kube, desired: Obj, current: Obj) -> None:
+    ref = Ref("v1", "Node", desired["metadata"]["name"])
+    kube.patch(ref, {"metadata": {"labels": desired["metadata"]["labels"]}})
+    status = {"capacity": desired["status"]["capacity"], "allocatable": desired["status"]["allocatable"]}
+    kube.patch(ref, {"status": status}, subresource="status")
+
+
+def _pod_ready(pod: Obj) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    status = pod.get("status", {})
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+    return status.get("phase") == "Running" and ready
+
+
+def _rolled_out(deployment: Obj) -> bool:
+    spec, status = deployment["spec"], deployment.get("status", {})
+    want = spec.get("replicas", 1)
+    return (
+        status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) == want
+        and status.get("availableReplicas", 0) == want
+        and status.get("replicas", 0) == want
+    )

@@ -1,0 +1,172 @@
+"""The sandbox cluster as data: YAML manifests, the node group and the scenario patches.
+
+Everything lives under readiness/sandbox/manifests/kubernetes/:
+  cluster/*.yaml     the conformant objects, applied in file order (namespaces first)
+  nodepool.yaml      the simulated node group (count, addressing, zones, Node template)
+  scale.yaml         extra load for scale runs (--pods)
+  kwok.yaml          kwok's configuration and pod stages (not a cluster object)
+  scenarios/*.yaml   one fault each: a description, `apply` operations and optional `revert` ones
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from readiness.sandbox.kubernetes.kube import Obj, Ref
+
+MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifests" / "kubernetes"
+
+
+def load_yaml_documents(path: Path) -> list[Obj]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@cache
+def cluster_files() -> tuple[tuple[str, tuple[Obj, ...]], ...]:
+    """(file name, objects) for every conformant manifest, in apply order."""
+    paths = sorted((MANIFEST_DIR / "cluster").glob("*.yaml"))
+    return tuple((path.name, tuple(load_yaml_documents(path))) for path in paths)
+
+
+def cluster_objects() -> list[Obj]:
+    return [copy.deepcopy(obj) for _, objs in cluster_files() for obj in objs]
+
+
+def base_object(ref: Ref) -> Obj | None:
+    """The conformant manifest for `ref`, or None when the base does not define it."""
+    for obj in cluster_objects():
+        if Ref.of(obj) == Ref(ref.api_version, ref.kind, ref.name, ref.namespace):
+            return obj
+    return None
+
+
+def scale_objects(pods: int) -> list[Obj]:
+    objs = load_yaml_documents(MANIFEST_DIR / "scale.yaml")
+    for obj in objs:
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] = pods
+    return objs
+
+
+def kwok_config_path() -> Path:
+    return MANIFEST_DIR / "kwok.yaml"
+
+
+def _merge(base: Obj, overlay: Obj) -> Obj:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """Overrides a scenario puts on the node group (empty: the base shape)."""
+
+    count: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    capacity: dict[str, str] = field(default_factory=dict)
+    allocatable: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: Obj) -> NodeShape:
+        return cls(
+            count=data.get("count"),
+            labels=dict(data.get("labels", {})),
+            capacity={k: str(v) for k, v in data.get("capacity", {}).items()},
+            allocatable={k: str(v) for k, v in data.get("allocatable", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class NodePool:
+    count: int
+    subnet: ipaddress.IPv4Network
+    first_host: int
+    name_format: str
+    zones: tuple[str, ...]
+    template: Obj
+
+    @classmethod
+    def load(cls) -> NodePool:
+        data = yaml.safe_load((MANIFEST_DIR / "nodepool.yaml").read_text())
+        return cls(
+            count=int(data["count"]),
+            subnet=ipaddress.IPv4Network(data["subnet"]),
+            first_host=int(data.get("firstHost", 10)),
+            name_format=data["nameFormat"],
+            zones=tuple(data["zones"]),
+            template=data["template"],
+        )
+
+    def address(self, index: int) -> str:
+        return str(self.subnet.network_address + self.first_host + index)
+
+    def name(self, index: int) -> str:
+        return self.name_format.format(dashed_ip=self.address(index).replace(".", "-"), index=index)
+
+    def node(self, index: int, shape: NodeShape, kubelet_version: str) -> Obj:
+        """Node number `index` (0-based) with `shape` applied."""
+        ip, name, zone = self.address(index), self.name(index), self.zones[index % len(self.zones)]
+        node = copy.deepcopy(self.template)
+        meta = node.setdefault("metadata", {})
+        meta["name"] = name
+        meta["labels"] = {
+            **meta.get("labels", {}),
+            "kubernetes.io/hostname": name,
+            "topology.kubernetes.io/zone": zone,
+            "topology.ebs.csi.aws.com/zone": zone,
+            **shape.labels,
+        }
+        node["spec"] = {**node.get("spec", {}), "providerID": f"aws:///{zone}/i-{index + 0x0A000000:017x}"}
+        status = node.setdefault("status", {})
+        status["capacity"] = {**status.get("capacity", {}), **shape.capacity}
+        status["allocatable"] = {**status.get("allocatable", {}), **shape.allocatable}
+        status["addresses"] = [
+            {"type": "InternalIP", "address": ip},
+            {"type": "Hostname", "address": name},
+            {"type": "InternalDNS", "address": name},
+        ]
+        status["nodeInfo"] = {
+            **status.get("nodeInfo", {}),
+            "kubeletVersion": kubelet_version,
+            "kubeProxyVersion": kubelet_version,
+        }
+        return node
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    apply: tuple[Obj, ...]
+    revert: tuple[Obj, ...] | None
+
+
+@cache
+def scenarios() -> dict[str, Scenario]:
+    out: dict[str, Scenario] = {}
+    for path in sorted((MANIFEST_DIR / "scenarios").glob("*.yaml")):
+        data: dict[str, Any] = yaml.safe_load(path.read_text())
+        revert = data.get("revert")
+        out[path.stem] = Scenario(
+            name=path.stem,
+            description=data["description"],
+            apply=tuple(data["apply"]),
+            revert=tuple(revert) if revert is not None else None,
+        )
+    return out
+
+
+def merge(base: Obj, overlay: Obj) -> Obj:
+    return _merge(base, overlay)

@@ -1,0 +1,365 @@
+"""The Kubernetes half of the sandbox, end to end: real control plane, kwok nodes, manifests, scenarios.
+
+Starts the control plane once for the module (the binaries must be built: tools/k8s/build.sh), checks
+the conformant cluster through the `kubernetes` client, applies and reverts every scenario, and stops
+everything with no process or port left behind. Run the file on one worker (`--dist loadfile`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from readiness.sandbox import Sandbox, SandboxContext
+from readiness.sandbox.base import _pid_alive, port_is_open
+from readiness.sandbox.kubernetes import binaries
+from readiness.sandbox.kubernetes.component import PROCESSES, KubernetesComponent
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+if binaries.locate() is None:
+    pytestmark.append(
+        pytest.mark.skip(
+            reason=f"Kubernetes binaries not built; run tools/k8s/build.sh ({binaries.cache_dir()})"
+        )
+    )
+
+PORT_NAMES = (
+    "k8s-etcd",
+    "k8s-etcd-peer",
+    "k8s-apiserver",
+    "k8s-controller-manager",
+    "k8s-scheduler",
+    "k8s-kwok",
+)
+
+
+@dataclass
+class Cluster:
+    sandbox: Sandbox
+    ctx: SandboxContext
+    api: client.ApiClient
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    ctx = SandboxContext(tmp_path_factory.mktemp("k8s-sandbox") / ".sandbox")
+    sandbox = Sandbox(ctx, only=["kubernetes"])
+    try:
+        sandbox.up(progress=True)
+        kubeconfig = sandbox.env()["KUBECONFIG"]
+        api = config.new_client_from_config(config_file=kubeconfig)
+        yield Cluster(sandbox, ctx, api)
+        api.close()
+    finally:
+        sandbox.down()
+
+
+def _ready(conditions: list[Any] | None, kind: str = "Ready") -> bool:
+    return any(c.type == kind and c.status == "True" for c in conditions or [])
+
+
+def _sandbox_nodes(cluster: Cluster) -> list[client.V1Node]:
+    return cluster.core.list_node(label_selector="eks.amazonaws.com/nodegroup=prefect-pool").items
+
+
+def _available(cluster: Cluster, namespace: str, name: str) -> bool:
+    deployment = cluster.apps.read_namespaced_deployment(name, namespace)
+    return _ready(deployment.status.conditions, "Available") and deployment.status.available_replicas == (
+        deployment.spec.replicas
+    )
+
+
+def _running_pods(cluster: Cluster, namespace: str, selector: str) -> list[client.V1Pod]:
+    pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+    return [p for p in pods if p.status.phase == "Running" and _ready(p.status.conditions)]
+
+
+# -- the conformant cluster ----------------------------------------------------------------------
+def test_version_is_the_real_release(cluster: Cluster) -> None:
+    info = client.VersionApi(cluster.api).get_code()
+    assert info.git_version == binaries.k8s_version()
+    assert info.minor.rstrip("+") == binaries.k8s_version().split(".")[1]
+
+
+def test_three_ready_nodes_with_cloud_shape(cluster: Cluster) -> None:
+    nodes = _sandbox_nodes(cluster)
+    assert len(nodes) == 3
+    zones = set()
+    for node in nodes:
+        assert _ready(node.status.conditions), node.metadata.name
+        assert node.status.capacity["cpu"] == "8"
+        assert node.status.capacity["memory"] == "32Gi"
+        labels = node.metadata.labels
+        assert labels["node.kubernetes.io/instance-type"] == "m5.2xlarge"
+        assert labels["eks.amazonaws.com/nodegroup"] == "prefect-pool"
+        zones.add(labels["topology.kubernetes.io/zone"])
+        assert node.status.node_info.kubelet_version == binaries.k8s_version()
+    assert len(zones) == 3
+
+
+def test_default_storageclass_has_csi_provisioner(cluster: Cluster) -> None:
+    classes = client.StorageV1Api(cluster.api).list_storage_class().items
+    default = [
+        sc
+        for sc in classes
+        if (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+    ]
+    assert [sc.provisioner for sc in default] == ["ebs.csi.aws.com"]
+
+
+def test_ingress_nginx_controller_class_and_load_balancer(cluster: Cluster) -> None:
+    assert _available(cluster, "ingress-nginx", "ingress-nginx-controller")
+    pods = _running_pods(cluster, "ingress-nginx", "app.kubernetes.io/component=controller")
+    assert len(pods) == 2
+    node_names = {n.metadata.name for n in _sandbox_nodes(cluster)}
+    assert all(p.spec.node_name in node_names for p in pods)
+    ingress_class = client.NetworkingV1Api(cluster.api).read_ingress_class("nginx")
+    assert ingress_class.spec.controller == "k8s.io/ingress-nginx"
+    service = cluster.core.read_namespaced_service("ingress-nginx-controller", "ingress-nginx")
+    assert service.spec.type == "LoadBalancer"
+    assert service.status.load_balancer.ingress[0].ip == "203.0.113.10"
+
+
+def test_cluster_autoscaler_and_status_configmap(cluster: Cluster) -> None:
+    assert _available(cluster, "kube-system", "cluster-autoscaler")
+    status = cluster.core.read_namespaced_config_map("cluster-autoscaler-status", "kube-system")
+    assert "Healthy" in status.data["status"]
+
+
+def test_istio_control_plane_crds_and_policies(cluster: Cluster) -> None:
+    assert _available(cluster, "istio-system", "istiod")
+    crds = client.ApiextensionsV1Api(cluster.api).list_custom_resource_definition().items
+    names = {c.metadata.name for c in crds}
+    for crd in (
+        "peerauthentications.security.istio.io",
+        "requestauthentications.security.istio.io",
+        "authorizationpolicies.security.istio.io",
+        "gateways.networking.istio.io",
+        "virtualservices.networking.istio.io",
+        "destinationrules.networking.istio.io",
+    ):
+        assert crd in names
+    peer = cluster.custom.get_namespaced_custom_object(
+        "security.istio.io", "v1", "istio-system", "peerauthentications", "default"
+    )
+    assert peer["spec"]["mtls"]["mode"] == "STRICT"
+    request_auth = cluster.custom.list_namespaced_custom_object(
+        "security.istio.io", "v1", "prefect", "requestauthentications"
+    )
+    assert len(request_auth["items"]) == 1
+    policies = cluster.custom.list_namespaced_custom_object(
+        "security.istio.io", "v1", "prefect", "authorizationpolicies"
+    )
+    assert {p["metadata"]["name"] for p in policies["items"]} == {"deny-all", "prefect-server-allow"}
+
+
+def test_istio_routes_prefect_hosts(cluster: Cluster) -> None:
+    routes = cluster.custom.list_namespaced_custom_object(
+        "networking.istio.io", "v1", "prefect", "virtualservices"
+    )
+    by_host = {vs["spec"]["hosts"][0]: vs for vs in routes["items"]}
+    api = by_host["api.prefect.sandbox.test"]["spec"]["http"][0]
+    assert api["match"][0]["uri"]["prefix"] == "/api"
+    assert api["route"][0]["destination"]["host"] == "prefect-server.prefect.svc.cluster.local"
+    assert "app.prefect.sandbox.test" in by_host
+    gateway = cluster.custom.get_namespaced_custom_object(
+        "networking.istio.io", "v1", "prefect", "gateways", "prefect-gateway"
+    )
+    assert set(gateway["spec"]["servers"][0]["hosts"]) == set(by_host)
+
+
+def test_prefect_workloads_with_sidecars_and_ingress(cluster: Cluster) -> None:
+    namespace = cluster.core.read_namespace("prefect")
+    assert namespace.metadata.labels["istio-injection"] == "enabled"
+    for name in ("prefect-server", "prefect-worker"):
+        assert _available(cluster, "prefect", name)
+        pods = _running_pods(cluster, "prefect", f"app.kubernetes.io/name={name}")
+        assert len(pods) == 1
+        assert "istio-proxy" in [c.name for c in pods[0].spec.containers]
+        assert all(cs.ready for cs in pods[0].status.container_statuses)
+    service = cluster.core.read_namespaced_service("prefect-server", "prefect")
+    assert service.spec.ports[0].port == 4200
+    ingress = client.NetworkingV1Api(cluster.api).read_namespaced_ingress("prefect-server", "prefect")
+    assert ingress.spec.ingress_class_name == "nginx"
+    assert {r.host for r in ingress.spec.rules} == {"api.prefect.sandbox.test", "app.prefect.sandbox.test"}
+
+
+def test_status_lists_every_process_and_its_log(cluster: Cluster) -> None:
+    (status,) = cluster.sandbox.status()
+    assert status.healthy, status.detail
+    assert [p.name for p in status.processes] == list(PROCESSES)
+    for proc in status.processes:
+        assert proc.running and proc.log.exists()
+
+
+def test_up_twice_is_safe(cluster: Cluster) -> None:
+    pids = {name: cluster.ctx.pid(name) for name in PROCESSES}
+    cluster.sandbox.up(progress=False)
+    assert {name: cluster.ctx.pid(name) for name in PROCESSES} == pids
+    assert len(_sandbox_nodes(cluster)) == 3
+
+
+# -- scenarios: each breaks exactly the thing it names, and reverts in place -------------------------
+def _ready_node_count(cluster: Cluster) -> int:
+    return sum(_ready(n.status.conditions) for n in _sandbox_nodes(cluster))
+
+
+def _node_shapes(cluster: Cluster) -> set[tuple[str, str]]:
+    return {(n.status.capacity["cpu"], n.status.capacity["memory"]) for n in _sandbox_nodes(cluster)}
+
+
+def _autoscaler(cluster: Cluster) -> tuple[int, int]:
+    deployments = cluster.apps.list_namespaced_deployment(
+        "kube-system", label_selector="app.kubernetes.io/name=cluster-autoscaler"
+    ).items
+    maps = cluster.core.list_namespaced_config_map(
+        "kube-system", field_selector="metadata.name=cluster-autoscaler-status"
+    ).items
+    return len(deployments), len(maps)
+
+
+def _default_storage_classes(cluster: Cluster) -> int:
+    classes = client.StorageV1Api(cluster.api).list_storage_class().items
+    return sum(
+        (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+        for sc in classes
+    )
+
+
+def _ingress_controller(cluster: Cluster) -> tuple[int, int]:
+    pods = _running_pods(cluster, "ingress-nginx", "app.kubernetes.io/component=controller")
+    classes = client.NetworkingV1Api(cluster.api).list_ingress_class().items
+    return len(pods), len(classes)
+
+
+def _lb_address(cluster: Cluster) -> str | None:
+    service = cluster.core.read_namespaced_service("ingress-nginx-controller", "ingress-nginx")
+    ingress = service.status.load_balancer.ingress
+    return ingress[0].ip if ingress else None
+
+
+def _mtls_mode(cluster: Cluster) -> str:
+    peer = cluster.custom.get_namespaced_custom_object(
+        "security.istio.io", "v1", "istio-system", "peerauthentications", "default"
+    )
+    return peer["spec"]["mtls"]["mode"]
+
+
+def _authz_policies(cluster: Cluster) -> int:
+    items = cluster.custom.list_namespaced_custom_object(
+        "security.istio.io", "v1", "prefect", "authorizationpolicies"
+    )
+    return len(items["items"])
+
+
+def _worker_sidecars(cluster: Cluster) -> list[bool]:
+    pods = _running_pods(cluster, "prefect", "app.kubernetes.io/name=prefect-worker")
+    return ["istio-proxy" in [c.name for c in p.spec.containers] for p in pods]
+
+
+def _server_health(cluster: Cluster) -> tuple[bool, int]:
+    pods = cluster.core.list_namespaced_pod(
+        "prefect", label_selector="app.kubernetes.io/name=prefect-server"
+    ).items
+    restarts = max((cs.restart_count for p in pods for cs in p.status.container_statuses or []), default=0)
+    return _available(cluster, "prefect", "prefect-server"), restarts
+
+
+#: scenario -> (observation, conformant value, broken value)
+SCENARIOS: dict[str, tuple[Callable[[Cluster], Any], Any, Any]] = {
+    "two-nodes": (_ready_node_count, 3, 2),
+    "small-nodes": (_node_shapes, {("8", "32Gi")}, {("4", "8Gi")}),
+    "no-autoscaler": (_autoscaler, (1, 1), (0, 0)),
+    "no-storageclass": (_default_storage_classes, 1, 0),
+    "no-ingress-controller": (_ingress_controller, (2, 1), (0, 0)),
+    "lb-pending": (_lb_address, "203.0.113.10", None),
+    "mtls-permissive": (_mtls_mode, "STRICT", "PERMISSIVE"),
+    "no-authz-policy": (_authz_policies, 2, 0),
+    "missing-sidecar": (_worker_sidecars, [True], [False]),
+    "prefect-crashloop": (lambda c: _server_health(c)[0], True, False),
+}
+
+
+def test_every_scenario_is_covered() -> None:
+    assert set(SCENARIOS) == set(KubernetesComponent.scenarios)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_applies_and_reverts_in_place(cluster: Cluster, scenario: str) -> None:
+    observe, conformant, broken = SCENARIOS[scenario]
+    assert observe(cluster) == conformant
+    cluster.sandbox.apply(scenario)
+    assert cluster.ctx.active_scenarios() == [scenario]
+    assert observe(cluster) == broken
+    # the rest of the cluster is untouched: the other observations keep their conformant values
+    for other, (other_observe, other_conformant, _) in SCENARIOS.items():
+        if other != scenario:
+            assert other_observe(cluster) == other_conformant, f"{scenario} also changed {other}"
+    cluster.sandbox.revert(scenario)
+    assert cluster.ctx.active_scenarios() == []
+    assert observe(cluster) == conformant
+
+
+def test_crashloop_restarts_keep_rising(cluster: Cluster) -> None:
+    import time
+
+    cluster.sandbox.apply("prefect-crashloop")
+    try:
+        available, first = _server_health(cluster)
+        assert not available and first >= 1
+        deadline = time.monotonic() + 30
+        while _server_health(cluster)[1] <= first and time.monotonic() < deadline:
+            time.sleep(1)
+        assert _server_health(cluster)[1] > first
+        pod = cluster.core.list_namespaced_pod(
+            "prefect", label_selector="app.kubernetes.io/name=prefect-server"
+        )
+        waiting = pod.items[0].status.container_statuses[0].state.waiting
+        assert waiting.reason == "CrashLoopBackOff"
+    finally:
+        cluster.sandbox.revert("prefect-crashloop")
+    assert _server_health(cluster) == (True, 0)
+
+
+# -- down: nothing left ---------------------------------------------------------------------------
+def test_down_stops_every_process_and_frees_every_port(cluster: Cluster) -> None:
+    pids = {name: cluster.ctx.pid(name) for name in PROCESSES}
+    ports = {name: cluster.ctx.port(name) for name in PORT_NAMES}
+    assert all(pids.values())
+    cluster.sandbox.down()
+    for name, pid in pids.items():
+        assert pid is not None and not _pid_alive(pid), f"{name} (pid {pid}) still running"
+        assert cluster.ctx.pid(name) is None
+    for name, port in ports.items():
+        assert not port_is_open(port), f"{name} port {port} still open"
+    assert not Path(cluster.sandbox.env()["KUBECONFIG"]).exists()
+    # no process of ours survives under another name either
+    mine = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_ours(p, cluster.ctx.root)]
+    assert mine == []
+
+
+def _is_ours(proc: Path, root: Path) -> bool:
+    try:
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return str(root) in cmdline and int(proc.name) != os.getpid()
