@@ -20,6 +20,7 @@ COMPONENTS: list[str] = [
     "readiness.sandbox.services.redis:RedisComponent",
     "readiness.sandbox.services.prefect:PrefectComponent",
     "readiness.sandbox.services.ingress:IngressComponent",
+    "readiness.sandbox.services.dns:DnsComponent",
 ]
 
 

@@ -1,0 +1,117 @@
+"""An authoritative DNS server for the sandbox zone on a loopback UDP+TCP port (``dns_server``, dnslib).
+
+Records: A for api./app./sso. (the ingress) and the service names, CAA naming the sandbox CA, MX,
+SPF and DMARC for the mail domain. Scenario ``dns-wrong-address`` points api./app. at 127.0.0.2,
+where nothing listens (kept on loopback on purpose), by editing the zone file the server re-reads.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxError, wait_until
+from readiness.sandbox.services.common import CA_IDENTIFIER, DOMAIN, LOOPBACK
+
+WRONG_ADDRESS = "127.0.0.2"
+
+
+class DnsComponent(Component):
+    name = "dns"
+    after = ("pki",)
+    scenarios = {
+        "dns-wrong-address": f"api. and app. resolve to {WRONG_ADDRESS}, not the ingress",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port("dns")
+
+    @property
+    def zone_file(self):  # type: ignore[no-untyped-def]
+        return self.ctx.data_dir("dns") / f"{DOMAIN}.zone"
+
+    def _zone(self) -> str:
+        ingress = WRONG_ADDRESS if "dns-wrong-address" in self.ctx.active_scenarios() else LOOPBACK
+        serial = int(self.ctx.get("dns_serial", 1))  # type: ignore[arg-type]
+        return f"""$ORIGIN {DOMAIN}.
+$TTL 60
+@        IN SOA   ns1 hostmaster {serial} 3600 600 86400 60
+@        IN NS    ns1
+ns1      IN A     {LOOPBACK}
+@        IN CAA   0 issue "{CA_IDENTIFIER}"
+@        IN CAA   0 issuewild ";"
+@        IN CAA   0 iodef "mailto:security@{DOMAIN}"
+api      IN A     {ingress}
+app      IN A     {ingress}
+sso      IN A     {LOOPBACK}
+postgres IN A     {LOOPBACK}
+redis    IN A     {LOOPBACK}
+smtp     IN A     {LOOPBACK}
+imap     IN A     {LOOPBACK}
+@        IN MX    10 smtp
+@        IN TXT   "v=spf1 ip4:{LOOPBACK} -all"
+_dmarc   IN TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
+"""
+
+    def _write_zone(self) -> None:
+        tmp = self.zone_file.with_suffix(".tmp")
+        tmp.write_text(self._zone())
+        tmp.replace(self.zone_file)
+
+    def _answers(self, name: str = f"api.{DOMAIN}") -> list[str]:
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        try:
+            query = dns.message.make_query(name, dns.rdatatype.A)
+            response = dns.query.udp(query, LOOPBACK, port=self.port, timeout=1)
+        except Exception:
+            return []
+        return [rd.address for rrset in response.answer for rd in rrset]
+
+    def up(self) -> None:
+        self._write_zone()
+        if self.ctx.is_running("dns") and self._answers():
+            return
+        self.ctx.stop("dns")
+        self.ctx.spawn(
+            "dns",
+            [sys.executable, "-m", "readiness.sandbox.services.dns_server", self.zone_file, str(self.port)],
+        )
+        wait_until(lambda: bool(self._answers()), 20, "sandbox DNS server", self.ctx.log_path("dns"))
+
+    def down(self) -> None:
+        self.ctx.stop("dns")
+
+    def status(self) -> ComponentStatus:
+        answers = self._answers()
+        return ComponentStatus(
+            self.name,
+            self.ctx.is_running("dns") and bool(answers),
+            f"authoritative for {DOMAIN} on {LOOPBACK}:{self.port}; api. -> {', '.join(answers) or '?'}",
+            [self.ctx.process_status("dns")],
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "READINESS_DNS_SERVER": f"{LOOPBACK}:{self.port}",
+            "READINESS_DNS_ZONE": DOMAIN,
+            "READINESS_CA_IDENTIFIER": CA_IDENTIFIER,
+        }
+
+    def _set(self, scenario: str, on: bool) -> None:
+        if scenario not in self.scenarios:
+            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario] if on else active)
+        self.ctx.set("dns_serial", int(self.ctx.get("dns_serial", 1)) + 1)  # type: ignore[arg-type]
+        self._write_zone()
+        want = WRONG_ADDRESS if on else LOOPBACK
+        wait_until(lambda: self._answers() == [want], 10, "DNS zone change")
+
+    def apply(self, scenario: str) -> None:
+        self._set(scenario, True)
+
+    def revert(self, scenario: str) -> None:
+        self._set(scenario, False)
