@@ -195,6 +195,13 @@ def params(requirement: Requirement) -> dict[str, Any]:
     return requirement.params
 
 
+@pytest.fixture
+def probe_timeout(profile: Profile, requirement: Requirement) -> float:
+    """Seconds for one network call of this check: a third of the check's timeout, at most 10 s,
+    so a silent host is reported as such before the whole check times out."""
+    return min(10.0, profile.timeout_for(requirement.id) / 3)
+
+
 @pytest.fixture(scope="session")
 def run_id(request: pytest.FixtureRequest) -> str:
     state = _state(request.config)

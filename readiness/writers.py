@@ -124,6 +124,10 @@ def write_junit(report: dict[str, Any]) -> str:
             ET.SubElement(case, "skipped", message=r["message"])
         else:
             ET.SubElement(case, "system-out").text = detail
+    if report.get("drift"):
+        ET.SubElement(suite, "system-out").text = (
+            f"Drift since {report['drift']['baseline_run']}:\n" + "\n".join(drift_lines(report["drift"]) or ["No change."])
+        )
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 

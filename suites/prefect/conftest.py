@@ -7,14 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from readiness.probes.prefect import PrefectAPI
-from readiness.profile import Profile
 from readiness.targets import ca_bundle, prefect_target
 
 
 @pytest.fixture
-def prefect_api(profile: Profile, requirement) -> Iterator[PrefectAPI]:
-    api = PrefectAPI(prefect_target(), timeout=min(10.0, profile.timeout_for(requirement.id)),
-                     verify=ca_bundle() or True)
+def prefect_api(probe_timeout: float) -> Iterator[PrefectAPI]:
+    api = PrefectAPI(prefect_target(), timeout=probe_timeout, verify=ca_bundle() or True)
     try:
         yield api
     finally:

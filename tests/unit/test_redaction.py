@@ -1,0 +1,83 @@
+"""No secret reaches a report, a log line or an assertion message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from readiness.redact import MASK, Redactor
+
+ROOT = Path(__file__).resolve().parents[2]
+CANARY = "canary-Zx81qPw0-secret"
+
+
+def test_known_secrets_urls_and_auth_headers_are_masked(tmp_path):
+    secret_file = tmp_path / "pw"
+    secret_file.write_text(CANARY + "-file\n")
+    redactor = Redactor()
+    redactor.learn_from_environment({
+        "PREFECT_API_AUTH_STRING": f"admin:{CANARY}-auth",
+        "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
+        "READINESS_PG_URL": f"postgresql://prefect:{CANARY}-url@db:5432/prefect",
+        "HOME": "/root",
+    })
+    text = (f"pw {CANARY}-auth and {CANARY}-file in postgresql://prefect:{CANARY}-url@db/x "
+            f"Authorization: Bearer {CANARY}-bearer redis://:{CANARY}-redis@r:6379 "
+            f"{{'authorization': 'Basic {CANARY}-basic'}}")
+    redacted = redactor.text(text)
+    assert CANARY not in redacted
+    assert "postgresql://prefect:***@db/x" in redacted
+    assert "Authorization: Bearer ***" in redacted
+    assert redactor.data({"k": [f"x {CANARY}-auth"]}) == {"k": [f"x {MASK}"]}
+    assert redactor.text("/root is not secret") == "/root is not secret"
+
+
+def test_canary_secret_appears_in_no_report_file_and_no_output(tmp_path):
+    """Plant the canary everywhere a user configures a secret, run the real suites, grep everything."""
+    secret_file = tmp_path / "redis-password"
+    secret_file.write_text(CANARY)
+    checks = tmp_path / "test_leaky.py"
+    checks.write_text(f'''
+import pytest
+from readiness.expect import CheckError
+
+@pytest.mark.requirement("REDIS-AUTH")
+def test_leaks_into_message(expect):
+    print("connecting with password {CANARY}")
+    raise CheckError("auth failed for redis://:{CANARY}@127.0.0.1:1")
+
+@pytest.mark.requirement("PG-TLS")
+def test_leaks_into_observation(expect):
+    expect.equal("password echo", "{CANARY}", "something else", evidence={{"dsn": "password={CANARY}"}})
+
+@pytest.mark.requirement("SMTP-AUTH")
+def test_leaks_into_assert(expect):
+    assert "{CANARY}" == "x", "SMTP said: bad password {CANARY}"
+''')
+    env = dict(os.environ)
+    env.update({
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+        "PREFECT_API_AUTH_STRING": f"admin:{CANARY}",
+        "PREFECT_API_KEY": CANARY,
+        "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
+        "READINESS_PG_PASSWORD": CANARY,
+        "READINESS_SMTP_PASSWORD": CANARY,
+        "READINESS_OIDC_CLIENT_SECRET": CANARY,
+        "READINESS_REDIS_URL": f"rediss://:{CANARY}@127.0.0.1:1/0",
+    })
+    report_dir = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile", "sandbox", "--report-dir",
+         str(report_dir), "-rA", "-vv", str(ROOT / "suites"), str(checks), "--rootdir", str(ROOT)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "REDIS-AUTH" in output
+    assert CANARY not in output
+    files = [p for p in report_dir.rglob("*") if p.is_file()]
+    assert len(files) == 4
+    for path in files:
+        assert CANARY not in path.read_text(), path

@@ -1,0 +1,104 @@
+"""Verdicts of the Prefect API checks against a real Prefect 3 server (SQLite) the tests start.
+
+The sandbox verdict tests cover the same checks on the full install (PostgreSQL, Redis, ingress).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.prefect_server import PrefectServer, prefect_server, silent_server
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> PrefectServer:
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as running:
+        yield running
+
+
+def run_suite(tmp_path: Path, env_overrides: dict[str, str], *args: str) -> tuple[int, dict, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "client-home")
+    env.update(env_overrides)
+    report_dir = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(ROOT / "suites" / "prefect"),
+         "--rootdir", str(ROOT), "--report-dir", str(report_dir), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    report = json.loads((report_dir / "latest" / "conformance.json").read_text())
+    return proc.returncode, {r["id"]: r for r in report["results"]}, proc.stdout + proc.stderr
+
+
+def test_conformant_server_passes_health_and_version(server, tmp_path):
+    code, results, output = run_suite(
+        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
+        "--profile", "sandbox")
+    assert results["PREFECT-API-HEALTH"]["outcome"] == "pass", output
+    assert results["PREFECT-API-VERSION"]["outcome"] == "pass", output
+    assert results["PREFECT-API-VERSION"]["observed"].startswith("3.")
+    assert results["PREFECT-API-HEALTH"]["evidence"]["request"].endswith("/api/ready")
+    assert server.auth_string.split(":")[1] not in output
+    assert code == 0, output
+
+
+def test_server_older_than_the_profile_minimum_fails_version(server, tmp_path):
+    profile = tmp_path / "future.yaml"
+    profile.write_text(f"name: future\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
+                       "  PREFECT-API-VERSION:\n    params: {min_server: '99.0'}\n")
+    code, results, output = run_suite(
+        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
+        "--profile", str(profile))
+    assert results["PREFECT-API-VERSION"]["outcome"] == "fail"
+    assert results["PREFECT-API-VERSION"]["expected"] == "99.0"
+    assert code == 1
+
+
+def test_wrong_credentials_are_an_error_with_the_cause(server, tmp_path):
+    _, results, output = run_suite(
+        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": "admin:wrong-password"},
+        "--profile", "sandbox")
+    assert results["PREFECT-API-VERSION"]["outcome"] == "error"
+    assert "credentials were not accepted" in results["PREFECT-API-VERSION"]["message"]
+    assert "wrong-password" not in output
+
+
+def test_settings_from_the_active_prefect_profile_are_used(server, tmp_path):
+    home = tmp_path / "client-home"
+    home.mkdir()
+    (home / "profiles.toml").write_text(
+        f'active = "selfmanaged"\n[profiles.selfmanaged]\nPREFECT_API_URL = "{server.url}"\n'
+        f'PREFECT_API_AUTH_STRING = "{server.auth_string}"\n')
+    _, results, _ = run_suite(tmp_path, {}, "--profile", "sandbox")
+    assert results["PREFECT-API-VERSION"]["outcome"] == "pass"
+
+
+def test_unreachable_api_is_an_error_in_bounded_time(tmp_path):
+    started = time.monotonic()
+    code, results, _ = run_suite(tmp_path, {"PREFECT_API_URL": "http://127.0.0.1:9/api"}, "--profile", "sandbox")
+    assert results["PREFECT-API-HEALTH"]["outcome"] == "error"
+    assert "refused" in results["PREFECT-API-HEALTH"]["message"]
+    assert code == 1
+    assert time.monotonic() - started < 60
+
+
+def test_silent_api_is_an_error_within_its_timeout(tmp_path):
+    profile = tmp_path / "fast.yaml"
+    profile.write_text(f"name: fast\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\n"
+                       "settings:\n  default_timeout: 2\n")
+    with silent_server() as url:
+        started = time.monotonic()
+        _, results, _ = run_suite(tmp_path, {"PREFECT_API_URL": url}, "--profile", str(profile))
+    assert results["PREFECT-API-HEALTH"]["outcome"] == "error"
+    assert "did not answer in time" in results["PREFECT-API-HEALTH"]["message"]
+    assert time.monotonic() - started < 30
