@@ -21,6 +21,7 @@ COMPONENTS: list[str] = [
     "readiness.sandbox.services.prefect:PrefectComponent",
     "readiness.sandbox.services.ingress:IngressComponent",
     "readiness.sandbox.services.dns:DnsComponent",
+    "readiness.sandbox.services.smtp:SmtpComponent",
 ]
 
 
