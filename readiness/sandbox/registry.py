@@ -22,6 +22,7 @@ COMPONENTS: list[str] = [
     "readiness.sandbox.services.ingress:IngressComponent",
     "readiness.sandbox.services.dns:DnsComponent",
     "readiness.sandbox.services.smtp:SmtpComponent",
+    "readiness.sandbox.services.oidc:OidcComponent",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The TLS ingress: Debian nginx in front of Prefect for the ``api.`` and ``app.`` names (and ``sso.``).
+"""The TLS ingress: Debian nginx in front of Prefect for the ``api.`` and ``app.`` names.
 
 It serves the full chain (leaf + intermediate) from the sandbox PKI, TLS 1.2+ only, an HSTS header,
 and redirects its plain-HTTP port to HTTPS. Its own config, pid file and temp folders live in the
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
-from readiness.sandbox.services.common import API_HOST, APP_HOST, LOOPBACK, SSO_HOST, ca_bundle, cert_paths
+from readiness.sandbox.services.common import API_HOST, APP_HOST, LOOPBACK, ca_bundle, cert_paths
 
 HSTS = "max-age=31536000; includeSubDomains"
 MODERN_PROTOCOLS = "TLSv1.2 TLSv1.3"
@@ -122,7 +122,6 @@ http {{
     client_max_body_size 64m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     upstream prefect {{ server {LOOPBACK}:{self._upstream()}; keepalive 32; }}
-    upstream sso {{ server {LOOPBACK}:{self.ctx.port("oidc")}; }}
 
     server {{
         listen {LOOPBACK}:{self.http_port} default_server;
@@ -141,16 +140,6 @@ http {{
         server_name {APP_HOST};{tls}
         location / {{
             proxy_pass http://prefect;{proxy}
-        }}
-    }}
-    server {{
-        listen {LOOPBACK}:{self.https_port} ssl http2;
-        server_name {SSO_HOST};{tls}
-        location / {{
-            proxy_pass http://sso;
-            proxy_set_header Host $host:{self.https_port};
-            proxy_set_header X-Forwarded-Proto https;
-            proxy_set_header X-Forwarded-Host $host:{self.https_port};
         }}
     }}
 }}

@@ -1,8 +1,8 @@
 """The sandbox PKI: root CA -> intermediate CA -> leaf certificates, made at run time.
 
 Everything lands in ``<state>/pki``. ``root-ca.pem`` is the only certificate a sandbox client trusts
-(READINESS_CA_BUNDLE). Leaves: ``ingress`` (api./app./sso. names), ``services`` (postgres, redis, smtp,
-imap names) and the faulty variants the TLS scenarios swap in: ``ingress-expired``, ``ingress-wronghost``
+(READINESS_CA_BUNDLE). Leaves: ``ingress`` (api./app. names), ``services`` (postgres, redis, smtp,
+imap, sso names) and the faulty variants the TLS scenarios swap in: ``ingress-expired``, ``ingress-wronghost``
 and ``ingress-weakkey`` (RSA 1024).
 """
 
@@ -37,8 +37,10 @@ LEAF_DAYS = 90
 #: a leaf with less than this left is made again on `up`
 RENEW_BEFORE = dt.timedelta(days=30)
 
-INGRESS_NAMES = [API_HOST, APP_HOST, SSO_HOST, "localhost", LOOPBACK]
-SERVICE_NAMES = [POSTGRES_HOST, REDIS_HOST, SMTP_HOST, IMAP_HOST, "localhost", LOOPBACK]
+INGRESS_NAMES = [API_HOST, APP_HOST, "localhost", LOOPBACK]
+SERVICE_NAMES = [POSTGRES_HOST, REDIS_HOST, SMTP_HOST, IMAP_HOST, SSO_HOST, "localhost", LOOPBACK]
+#: bump when the set of leaves or their names change, so `up` makes them again
+PKI_LAYOUT = 2
 
 
 def _key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -187,7 +189,7 @@ class PkiComponent(Component):
         return all(p.exists() for p in needed)
 
     def _fresh(self) -> bool:
-        if not self._paths_ok():
+        if not self._paths_ok() or self.ctx.get("pki_layout") != PKI_LAYOUT:
             return False
         now = dt.datetime.now(dt.UTC)
         for leaf in ("ingress", "services", "ingress-wronghost", "ingress-weakkey"):
@@ -233,6 +235,7 @@ class PkiComponent(Component):
             _write_key(key_path, key)
             cert_path.write_bytes(_pem(cert))
             chain_path.write_bytes(_pem(cert) + _pem(inter))
+        self.ctx.set("pki_layout", PKI_LAYOUT)
 
     def down(self) -> None:
         """Nothing runs; the certificates stay for the next `up`."""

@@ -1,0 +1,142 @@
+"""The OIDC identity provider (``oidc_server``): discovery, JWKS, a test user with a password, an HTML
+login form, the authorization-code flow with PKCE and the password grant; TLS from the sandbox CA.
+
+Registered client: ``prefect-readiness`` (confidential, secret in the state folder) with redirect URI
+``https://app.<domain>/auth/callback``. Scenario ``sso-wrong-client``: the provider no longer knows that
+client ID (it is registered as ``prefect-readiness-other``), so both flows answer ``invalid_client``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from readiness.sandbox.base import Component, ComponentStatus, SandboxError, wait_until
+from readiness.sandbox.services.common import APP_HOST, DOMAIN, LOOPBACK, SSO_HOST, ca_bundle, cert_paths
+
+CLIENT_ID = "prefect-readiness"
+WRONG_CLIENT_ID = "prefect-readiness-other"
+USERNAME = "readiness-user"
+REDIRECT_URI = f"https://{APP_HOST}/auth/callback"
+
+
+class OidcComponent(Component):
+    name = "oidc"
+    after = ("pki",)
+    scenarios = {
+        "sso-wrong-client": f"the IdP rejects client ID {CLIENT_ID!r} (registered under another ID)",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port("oidc")
+
+    @property
+    def issuer(self) -> str:
+        return f"https://{LOOPBACK}:{self.port}"
+
+    @property
+    def dir(self) -> Path:
+        return self.ctx.data_dir("oidc")
+
+    def _signing_key(self) -> Path:
+        path = self.dir / "signing-key.pem"
+        if not path.exists():
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            path.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            path.chmod(0o600)
+        return path
+
+    def _write_files(self) -> Path:
+        sub = str(self.ctx.get("oidc_sub") or uuid.uuid4())
+        self.ctx.set("oidc_sub", sub)
+        users = {
+            USERNAME: {
+                "password": self.ctx.secret("oidc-user"),
+                "sub": sub,
+                "email": f"{USERNAME}@{DOMAIN}",
+                "name": "Readiness Test User",
+            }
+        }
+        client_id = WRONG_CLIENT_ID if "sso-wrong-client" in self.ctx.active_scenarios() else CLIENT_ID
+        clients = {client_id: {"secret": self.ctx.secret("oidc-client"), "redirect_uris": [REDIRECT_URI]}}
+        for name, data in (("users.json", users), ("clients.json", clients)):
+            path = self.dir / name
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        _, chain, key = cert_paths(self.ctx, "services")
+        config = {
+            "issuer": self.issuer,
+            "port": self.port,
+            "cert": str(chain),
+            "key": str(key),
+            "signing_key": str(self._signing_key()),
+            "users_file": str(self.dir / "users.json"),
+            "clients_file": str(self.dir / "clients.json"),
+        }
+        path = self.dir / "oidc.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def _discovery_ok(self) -> bool:
+        try:
+            resp = httpx.get(
+                f"{self.issuer}/.well-known/openid-configuration", verify=str(ca_bundle(self.ctx)), timeout=2
+            )
+            return resp.status_code == 200 and resp.json().get("issuer") == self.issuer
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def up(self) -> None:
+        config = self._write_files()
+        if self.ctx.is_running("oidc") and self._discovery_ok():
+            return
+        self.ctx.stop("oidc")
+        self.ctx.spawn("oidc", [sys.executable, "-m", "readiness.sandbox.services.oidc_server", config])
+        wait_until(self._discovery_ok, 30, "OIDC provider discovery", self.ctx.log_path("oidc"))
+
+    def down(self) -> None:
+        self.ctx.stop("oidc")
+
+    def status(self) -> ComponentStatus:
+        ok = self.ctx.is_running("oidc") and self._discovery_ok()
+        return ComponentStatus(self.name, ok, f"issuer {self.issuer}", [self.ctx.process_status("oidc")])
+
+    def env(self) -> dict[str, str]:
+        return {
+            "READINESS_OIDC_ISSUER": self.issuer,
+            "READINESS_OIDC_HOST": SSO_HOST,
+            "READINESS_OIDC_CLIENT_ID": CLIENT_ID,
+            "READINESS_OIDC_CLIENT_SECRET_FILE": str(self.ctx.secret_path("oidc-client")),
+            "READINESS_OIDC_REDIRECT_URI": REDIRECT_URI,
+            "READINESS_OIDC_USERNAME": USERNAME,
+            "READINESS_OIDC_PASSWORD_FILE": str(self.ctx.secret_path("oidc-user")),
+            "READINESS_OIDC_CA_BUNDLE": str(ca_bundle(self.ctx)),
+        }
+
+    def _set(self, scenario: str, on: bool) -> None:
+        if scenario not in self.scenarios:
+            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+        active = [s for s in self.ctx.active_scenarios() if s != scenario]
+        self.ctx.set("scenarios", [*active, scenario] if on else active)
+        self._write_files()
+
+    def apply(self, scenario: str) -> None:
+        self._set(scenario, True)
+
+    def revert(self, scenario: str) -> None:
+        self._set(scenario, False)
