@@ -54,7 +54,8 @@ def main() -> None:
         # Bare pytest: the same tests with a stand-in `expect` fixture, no plugin.
         (folder / "conftest.py").write_text(
             "import pytest\n\nclass _E:\n    def at_least(self, *a, **k):\n        pass\n\n"
-            "@pytest.fixture\ndef expect():\n    return _E()\n")
+            "@pytest.fixture\ndef expect():\n    return _E()\n"
+        )
         bare = min(timed(base, folder) for _ in range(args.repeat))
         (folder / "conftest.py").unlink()
         plugin_argv = [*base, "-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out"]
@@ -72,8 +73,10 @@ def main() -> None:
     print(f"bare pytest (best of {args.repeat}):        {bare:.3f} s")
     print(f"pytest + readiness (best of {args.repeat}): {with_plugin:.3f} s")
     print(f"overhead ratio:                 {with_plugin / bare:.3f} (+{(with_plugin / bare - 1) * 100:.1f}%)")
-    print(f"write all 4 reports ({checks} checks, best of {args.repeat}): {min(writes):.3f} s "
-          f"(first, with template compile: {writes[0]:.3f} s)")
+    print(
+        f"write all 4 reports ({checks} checks, best of {args.repeat}): {min(writes):.3f} s "
+        f"(first, with template compile: {writes[0]:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

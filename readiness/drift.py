@@ -61,7 +61,8 @@ def _rank(outcome: str) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "diff", help="show what changed between two conformance.json reports",
+        "diff",
+        help="show what changed between two conformance.json reports",
         description="Print new failures, resolved items and changed observed values between two reports.",
     )
     parser.add_argument("old", type=Path, help="baseline conformance.json")

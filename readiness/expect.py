@@ -86,7 +86,12 @@ class Expect:
 
     def one_of(self, label: str, observed: Any, allowed: Collection[Any], *, evidence=None) -> None:
         self._record(
-            label, observed, sorted(allowed, key=str), observed in allowed, None, evidence,
+            label,
+            observed,
+            sorted(allowed, key=str),
+            observed in allowed,
+            None,
+            evidence,
             "one of " + ", ".join(map(str, sorted(allowed, key=str))),
         )
 

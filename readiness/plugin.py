@@ -60,22 +60,52 @@ class RunState:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("readiness", "prefect-readiness conformance")
-    group.addoption("--profile", dest="readiness_profile", metavar="NAME|FILE.yaml",
-                    help="profile to check against: aws, gcp, azure, sandbox, or a YAML file that extends one")
-    group.addoption("--report-dir", dest="readiness_report_dir", default="reports", metavar="DIR",
-                    help="where reports land: DIR/<run-id>/ and DIR/latest (default: reports)")
-    group.addoption("--baseline", dest="readiness_baseline", metavar="OLD.json",
-                    help="a previous conformance.json: adds a drift section to every report")
-    group.addoption("--waivers", dest="readiness_waivers", metavar="FILE.yaml",
-                    help="waiver file: requirement id, reason, owner, expires")
-    group.addoption("--allow-required-waivers", dest="readiness_allow_required", action="store_true",
-                    help="let waivers apply to required requirements")
+    group.addoption(
+        "--profile",
+        dest="readiness_profile",
+        metavar="NAME|FILE.yaml",
+        help="profile to check against: aws, gcp, azure, sandbox, or a YAML file that extends one",
+    )
+    group.addoption(
+        "--report-dir",
+        dest="readiness_report_dir",
+        default="reports",
+        metavar="DIR",
+        help="where reports land: DIR/<run-id>/ and DIR/latest (default: reports)",
+    )
+    group.addoption(
+        "--baseline",
+        dest="readiness_baseline",
+        metavar="OLD.json",
+        help="a previous conformance.json: adds a drift section to every report",
+    )
+    group.addoption(
+        "--waivers",
+        dest="readiness_waivers",
+        metavar="FILE.yaml",
+        help="waiver file: requirement id, reason, owner, expires",
+    )
+    group.addoption(
+        "--allow-required-waivers",
+        dest="readiness_allow_required",
+        action="store_true",
+        help="let waivers apply to required requirements",
+    )
     # `--strict` is pytest's own option (all strictness checks); the plugin also reads it as "count
     # warnings (unmet recommendations) as failures", so one flag means strict everywhere.
-    group.addoption("--read-only", dest="readiness_read_only", action="store_true",
-                    help="run only checks that read; checks that write or load are skipped (drift audits)")
-    group.addoption("--budget", dest="readiness_budget", type=float, metavar="SECONDS",
-                    help="time for the whole run; checks past it end as error: budget exhausted")
+    group.addoption(
+        "--read-only",
+        dest="readiness_read_only",
+        action="store_true",
+        help="run only checks that read; checks that write or load are skipped (drift audits)",
+    )
+    group.addoption(
+        "--budget",
+        dest="readiness_budget",
+        type=float,
+        metavar="SECONDS",
+        help="time for the whole run; checks past it end as error: budget exhausted",
+    )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
 
@@ -348,16 +378,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
     if state is None or not state.is_controller:
         return
-    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED,
-                          pytest.ExitCode.INTERRUPTED):
+    if exitstatus not in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+        pytest.ExitCode.NO_TESTS_COLLECTED,
+        pytest.ExitCode.INTERRUPTED,
+    ):
         return
     from readiness.report import build_report, requirement_outcomes, write_reports
 
     config = session.config
     finished = dt.datetime.now(dt.UTC)
     outcomes = requirement_outcomes(state.profile, state.checks)
-    decision = decide(state.waivers, outcomes, state.profile, finished.date(),
-                      bool(config.getoption("readiness_allow_required")))
+    decision = decide(
+        state.waivers,
+        outcomes,
+        state.profile,
+        finished.date(),
+        bool(config.getoption("readiness_allow_required")),
+    )
     options = {
         "strict": bool(_strict(config)),
         "read_only": bool(config.getoption("readiness_read_only")),
@@ -367,8 +406,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "interrupted": exitstatus == pytest.ExitCode.INTERRUPTED,
     }
     report = build_report(
-        run_id=state.run_id, profile=state.profile, checks=state.checks, waivers=decision,
-        started_at=state.started_at, finished_at=finished, options=options, redactor=state.redactor,
+        run_id=state.run_id,
+        profile=state.profile,
+        checks=state.checks,
+        waivers=decision,
+        started_at=state.started_at,
+        finished_at=finished,
+        options=options,
+        redactor=state.redactor,
     )
     baseline = config.getoption("readiness_baseline")
     if baseline:
@@ -400,6 +445,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if state is None:
         return None
     files = " -> ".join(p.name for p in state.profile.files)
-    return [f"readiness: profile {state.profile.name} ({files}), run {state.run_id}, "
-            f"{len(state.profile.requirements)} requirements"]
-
+    return [
+        f"readiness: profile {state.profile.name} ({files}), run {state.run_id}, "
+        f"{len(state.profile.requirements)} requirements"
+    ]

@@ -16,8 +16,11 @@ from typing import Any
 MASK = "***"
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|AUTH_STRING|CREDENTIAL|PRIVATE_KEY|_AUTH$)", re.I)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
-_AUTH_HEADER = re.compile(r"(?P<head>\b(?:authorization|proxy-authorization)\b['\"]?\s*[:=]\s*['\"]?)"
-                          r"(?P<scheme>(?:basic|bearer|token)\s+)?[^\s'\",}]+", re.I)
+_AUTH_HEADER = re.compile(
+    r"(?P<head>\b(?:authorization|proxy-authorization)\b['\"]?\s*[:=]\s*['\"]?)"
+    r"(?P<scheme>(?:basic|bearer|token)\s+)?[^\s'\",}]+",
+    re.I,
+)
 _MIN_SECRET_LEN = 4
 
 

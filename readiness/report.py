@@ -47,8 +47,17 @@ def _decisive(checks: list[CheckResult]) -> tuple[CheckResult | None, dict[str, 
     """The check and observation a reader should see first: the worst one, its unmet expectation."""
     if not checks:
         return None, None
-    ordered = sorted(checks, key=lambda c: [Outcome.fail, Outcome.warn, Outcome.error, Outcome.passed,
-                                            Outcome.skip, Outcome.waived].index(c.outcome))
+    ordered = sorted(
+        checks,
+        key=lambda c: [
+            Outcome.fail,
+            Outcome.warn,
+            Outcome.error,
+            Outcome.passed,
+            Outcome.skip,
+            Outcome.waived,
+        ].index(c.outcome),
+    )
     check = ordered[0]
     if not check.observations:
         return check, None
@@ -100,8 +109,12 @@ def build_report(
         waiver = waivers.applied.get(req_id)
         waiver_data = None
         if waiver is not None:
-            waiver_data = {"reason": waiver.reason, "owner": waiver.owner, "expires": waiver.expires.isoformat(),
-                           "original_outcome": outcome.value}
+            waiver_data = {
+                "reason": waiver.reason,
+                "owner": waiver.owner,
+                "expires": waiver.expires.isoformat(),
+                "original_outcome": outcome.value,
+            }
             outcome = Outcome.waived
         results.append(
             {

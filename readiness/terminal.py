@@ -12,16 +12,30 @@ from rich.table import Table
 from readiness.redact import Redactor
 from readiness.writers import OUTCOME_ORDER, component_counts, show_value
 
-STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "magenta", "skip": "dim", "waived": "blue"}
+STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "magenta",
+    "skip": "dim",
+    "waived": "blue",
+}
 
 
 def render_summary(report: dict[str, Any], report_dir: Path | None, width: int = 120, color: bool = False) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None,
-                      highlight=False)
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+    )
     summary = report["summary"]
-    table = Table(title=f"Prefect readiness — profile {report['run']['profile']}: {summary['verdict'].upper()}",
-                  title_justify="left")
+    table = Table(
+        title=f"Prefect readiness — profile {report['run']['profile']}: {summary['verdict'].upper()}",
+        title_justify="left",
+    )
     table.add_column("component")
     for outcome in OUTCOME_ORDER:
         table.add_column(outcome, justify="right", style=STYLE[outcome])
@@ -34,10 +48,15 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
             continue
         detail = result["message"]
         if result["outcome"] != "error" and result["observed"] is not None:
-            detail = (f"observed {show_value(result['observed'], result['unit'])}, "
-                      f"expected {show_value(result['expected'], result['unit'])}")
-        console.print(f"[{STYLE[result['outcome']]}]{result['outcome'].upper():<5}[/] {result['id']}: {detail}",
-                      markup=True, soft_wrap=True)
+            detail = (
+                f"observed {show_value(result['observed'], result['unit'])}, "
+                f"expected {show_value(result['expected'], result['unit'])}"
+            )
+        console.print(
+            f"[{STYLE[result['outcome']]}]{result['outcome'].upper():<5}[/] {result['id']}: {detail}",
+            markup=True,
+            soft_wrap=True,
+        )
     for kind in ("expired", "rejected", "unmatched"):
         for waiver in report["waivers"][kind]:
             console.print(f"waiver {kind}: {waiver['id']} ({waiver['owner']}, expires {waiver['expires']})")

@@ -80,9 +80,7 @@ def decide(
             decision.unmatched.append(waiver)
             continue
         if profile.requirements[waiver.id].level is Level.required and not allow_required:
-            decision.rejected.append(
-                (waiver, "requirement is required: pass --allow-required-waivers to waive it")
-            )
+            decision.rejected.append((waiver, "requirement is required: pass --allow-required-waivers to waive it"))
             continue
         decision.applied[waiver.id] = waiver
     return decision

@@ -55,7 +55,10 @@ def write_markdown(report: dict[str, Any]) -> str:
     ]
     attention = [r for r in report["results"] if r["outcome"] in ("fail", "error", "warn")]
     if attention:
-        lines += ["| | Requirement | Level | Observed | Expected | Remediation |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| | Requirement | Level | Observed | Expected | Remediation |",
+            "|---|---|---|---|---|---|",
+        ]
         attention.sort(key=lambda r: OUTCOME_ORDER.index(r["outcome"]))
         for r in attention:
             observed = r["message"] if r["outcome"] == "error" else show_value(r["observed"], r["unit"])
@@ -108,14 +111,25 @@ def write_junit(report: dict[str, Any]) -> str:
         timestamp=report["run"]["started_at"],
     )
     for r in report["results"]:
-        case = ET.SubElement(suite, "testcase", classname=f"readiness.{r['component']}", name=f"{r['id']}: {r['title']}",
-                             time=str(r["duration_s"]))
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"readiness.{r['component']}",
+            name=f"{r['id']}: {r['title']}",
+            time=str(r["duration_s"]),
+        )
         props = ET.SubElement(case, "properties")
-        for name, value in (("requirement", r["id"]), ("level", r["level"]), ("component", r["component"]),
-                            ("outcome", r["outcome"])):
+        for name, value in (
+            ("requirement", r["id"]),
+            ("level", r["level"]),
+            ("component", r["component"]),
+            ("outcome", r["outcome"]),
+        ):
             ET.SubElement(props, "property", name=name, value=value)
-        detail = (f"{r['message']}\nobserved: {show_value(r['observed'], r['unit'])}\n"
-                  f"expected: {show_value(r['expected'], r['unit'])}\nremediation: {r['remediation']}")
+        detail = (
+            f"{r['message']}\nobserved: {show_value(r['observed'], r['unit'])}\n"
+            f"expected: {show_value(r['expected'], r['unit'])}\nremediation: {r['remediation']}"
+        )
         if r["outcome"] == "fail" or (r["outcome"] == "warn" and report["run"]["options"].get("strict")):
             ET.SubElement(case, "failure", message=r["message"]).text = detail
         elif r["outcome"] == "error":
@@ -125,8 +139,8 @@ def write_junit(report: dict[str, Any]) -> str:
         else:
             ET.SubElement(case, "system-out").text = detail
     if report.get("drift"):
-        ET.SubElement(suite, "system-out").text = (
-            f"Drift since {report['drift']['baseline_run']}:\n" + "\n".join(drift_lines(report["drift"]) or ["No change."])
+        ET.SubElement(suite, "system-out").text = f"Drift since {report['drift']['baseline_run']}:\n" + "\n".join(
+            drift_lines(report["drift"]) or ["No change."]
         )
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

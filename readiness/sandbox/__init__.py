@@ -48,9 +48,7 @@ class Sandbox:
         for component in self.components:
             if component.name == component_name:
                 return component
-        raise SandboxError(
-            f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox"
-        )
+        raise SandboxError(f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox")
 
     def apply(self, scenario: str) -> None:
         self._owner(scenario).apply(scenario)

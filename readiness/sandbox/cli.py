@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from readiness.sandbox import Sandbox, SandboxContext, SandboxError
 from readiness.sandbox.base import default_state_dir
@@ -15,17 +16,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the local reference install (real servers on loopback)",
         description="Start, inspect and stop the sandbox: a real reference install on loopback.",
     )
-    parser.add_argument("--state-dir", default=None, help="state folder (default: $READINESS_SANDBOX_DIR or ./.sandbox)")
     parser.add_argument(
-        "--only", action="append", metavar="COMPONENT", help="limit to these components (repeatable)"
+        "--state-dir", default=None, help="state folder (default: $READINESS_SANDBOX_DIR or ./.sandbox)"
     )
+    parser.add_argument("--only", action="append", metavar="COMPONENT", help="limit to these components (repeatable)")
     sub = parser.add_subparsers(dest="sandbox_command", required=True)
     up = sub.add_parser("up", help="start every component (safe to repeat), then apply scenarios")
     up.add_argument("--scenario", action="append", default=[], metavar="NAME", help="fault to apply (repeatable)")
     up.add_argument("--nodes", type=int, default=None, help="number of simulated Kubernetes nodes (default 3)")
-    up.add_argument(
-        "--pods", type=int, default=None, help="extra pods for scale tests (Deployment scale/scale-load)"
-    )
+    up.add_argument("--pods", type=int, default=None, help="extra pods for scale tests (Deployment scale/scale-load)")
     sub.add_parser("down", help="stop every process the sandbox started")
     sub.add_parser("status", help="show each component and its processes")
     sub.add_parser("scenarios", help="list the named faults, one per line")
@@ -34,12 +33,65 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     apply.add_argument("scenario")
     revert = sub.add_parser("revert", help="revert a scenario in place")
     revert.add_argument("scenario")
+    check = sub.add_parser(
+        "check",
+        help="the main job: bring the sandbox up, run every suite with the sandbox profile, report, tear down",
+        description="Bring the sandbox up (building binaries when the cache is empty), run `pytest --profile "
+        "sandbox` over every suite, print where the report is, and take the sandbox down, also when a check fails.",
+    )
+    check.add_argument("--keep", action="store_true", help="leave the sandbox running afterwards")
+    check.add_argument("--report-dir", default="reports", help="where the report lands (default: reports)")
+    check.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (after --)")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def project_root() -> Path:
+    """The folder holding suites/ and conftest.py: the source tree, else the current directory."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "suites").is_dir() else Path.cwd()
 
+
+def run_check(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    root = project_root()
+    report_dir = Path(args.report_dir).resolve()
+    extra = [a for a in args.pytest_args if a != "--"]
+    code = 1
+    try:
+        sandbox.up()
+        env = dict(os.environ)
+        env.update(sandbox.env())
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--profile",
+            "sandbox",
+            "--report-dir",
+            str(report_dir),
+            str(root / "suites"),
+            *extra,
+        ]
+        print(f"sandbox: running {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+        code = subprocess.run(argv, cwd=root, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        print("interrupted; taking the sandbox down", file=sys.stderr)
+        code = 130
+    finally:
+        if not args.keep:
+            sandbox.down()
+            print("sandbox down", file=sys.stderr)
+    latest = report_dir / "latest"
+    if latest.exists():
+        print(f"conformance report: {latest.resolve()}/conformance.html (also .json, .md, junit.xml)")
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state_dir()
     if args.sandbox_command == "scenarios":
         for name, (component, description) in sorted(Sandbox.all_scenarios().items()):
@@ -52,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "pods", None) is not None:
             ctx.set("pods", args.pods)
         sandbox = Sandbox(ctx, only=args.only)
+        if args.sandbox_command == "check":
+            return run_check(sandbox, args)
         if args.sandbox_command == "up":
             sandbox.up(args.scenario)
-            print(f"sandbox up; state in {ctx.root}; `eval \"$(readiness sandbox env)\"` to use it", file=sys.stderr)
+            print(f'sandbox up; state in {ctx.root}; `eval "$(readiness sandbox env)"` to use it', file=sys.stderr)
         elif args.sandbox_command == "down":
             sandbox.down()
             print("sandbox down", file=sys.stderr)

@@ -17,19 +17,38 @@ def _report(outcomes: dict[str, tuple[str, object]], run_id: str = "20261126T000
     }
 
 
-OLD = _report({"K8S-NODE-COUNT": ("pass", 3), "LB-ADDRESS": ("fail", None), "TLS-HSTS": ("warn", 0),
-               "REDIS-AUTH": ("pass", True)})
-NEW = _report({"K8S-NODE-COUNT": ("warn", 2), "LB-ADDRESS": ("pass", "10.0.0.1"), "TLS-HSTS": ("fail", 0),
-               "REDIS-AUTH": ("pass", True), "PG-TLS": ("pass", True)}, "20261127T000000Z-bbbbbb")
+OLD = _report(
+    {
+        "K8S-NODE-COUNT": ("pass", 3),
+        "LB-ADDRESS": ("fail", None),
+        "TLS-HSTS": ("warn", 0),
+        "REDIS-AUTH": ("pass", True),
+    }
+)
+NEW = _report(
+    {
+        "K8S-NODE-COUNT": ("warn", 2),
+        "LB-ADDRESS": ("pass", "10.0.0.1"),
+        "TLS-HSTS": ("fail", 0),
+        "REDIS-AUTH": ("pass", True),
+        "PG-TLS": ("pass", True),
+    },
+    "20261127T000000Z-bbbbbb",
+)
 
 
 def test_drift_lists_new_failures_resolved_and_changed_values():
     drift = compute_drift(OLD, NEW)
     assert drift["baseline_run"] == "20261126T000000Z-aaaaaa"
-    assert {d["id"]: d["outcome"] for d in drift["new_failures"]} == {"K8S-NODE-COUNT": "warn", "TLS-HSTS": "fail"}
+    assert {d["id"]: d["outcome"] for d in drift["new_failures"]} == {
+        "K8S-NODE-COUNT": "warn",
+        "TLS-HSTS": "fail",
+    }
     assert [d["id"] for d in drift["resolved"]] == ["LB-ADDRESS"]
     assert {d["id"]: (d["was"], d["now"]) for d in drift["changed"]} == {
-        "K8S-NODE-COUNT": (3, 2), "LB-ADDRESS": (None, "10.0.0.1")}
+        "K8S-NODE-COUNT": (3, 2),
+        "LB-ADDRESS": (None, "10.0.0.1"),
+    }
     assert drift["other"] == ["PG-TLS is new in this run (pass)"]
 
 
@@ -53,18 +72,21 @@ def test_readiness_diff_on_a_file_that_is_not_a_report(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["diff", str(bad), str(bad)]) == 2
-    assert capsys.readouterr().err.strip() == f"readiness diff: error: {bad}: not a conformance.json report " \
-                                              "(no schema_version/results)"
+    assert (
+        capsys.readouterr().err.strip() == f"readiness diff: error: {bad}: not a conformance.json report "
+        "(no schema_version/results)"
+    )
 
 
 def test_baseline_option_adds_a_drift_section_to_every_format(pytester, tmp_path):
-    checks = 'import pytest\n@pytest.mark.requirement("K8S-NODE-COUNT")\ndef test_x(expect):\n' \
-             '    expect.at_least("Ready nodes", 2, 3, unit="nodes")\n'
+    checks = (
+        'import pytest\n@pytest.mark.requirement("K8S-NODE-COUNT")\ndef test_x(expect):\n'
+        '    expect.at_least("Ready nodes", 2, 3, unit="nodes")\n'
+    )
     pytester.makepyfile(test_checks=checks)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(_report({"K8S-NODE-COUNT": ("pass", 3)})))
-    pytester.runpytest("-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out",
-                       "--baseline", str(baseline))
+    pytester.runpytest("-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out", "--baseline", str(baseline))
     latest = pytester.path / "out" / "latest"
     report = json.loads((latest / "conformance.json").read_text())
     assert report["drift"]["new_failures"] == [{"id": "K8S-NODE-COUNT", "outcome": "warn", "was": "pass"}]

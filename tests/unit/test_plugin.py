@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CHECKS = '''
+CHECKS = """
 import time
 import pytest
 from readiness.expect import CheckError
@@ -39,13 +39,14 @@ def test_writes(expect):
 @pytest.mark.requirement("PG-CAPACITY")               # recommended, bug in the check -> error, no crash
 def test_bug(expect):
     {}["missing"]
-'''
+"""
 
 
 def _run(pytester: pytest.Pytester, *args: str, checks: str = CHECKS) -> tuple[pytest.RunResult, dict]:
     pytester.makepyfile(test_checks=checks)
-    result = pytester.runpytest("-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile", "aws",
-                                "--report-dir", "out", *args)
+    result = pytester.runpytest(
+        "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile", "aws", "--report-dir", "out", *args
+    )
     latest = pytester.path / "out" / "latest" / "conformance.json"
     report = json.loads(latest.read_text()) if latest.exists() else {}
     return result, report
@@ -84,7 +85,7 @@ def test_every_outcome_is_reachable_and_the_run_fails(pytester):
 
 
 def test_only_warnings_exit_zero_and_strict_turns_them_into_failure(pytester):
-    checks = CHECKS.split("@pytest.mark.requirement(\"LB-ADDRESS\")")[0]
+    checks = CHECKS.split('@pytest.mark.requirement("LB-ADDRESS")')[0]
     result, report = _run(pytester, checks=checks)
     assert _outcomes(report)["K8S-NODE-COUNT"] == "warn"
     assert result.ret == 0
@@ -103,7 +104,7 @@ def test_read_only_skips_checks_that_write(pytester):
 
 
 def test_budget_exhausted_turns_remaining_checks_into_errors(pytester):
-    checks = '''
+    checks = """
 import time, pytest
 
 @pytest.mark.requirement("K8S-NODE-COUNT")
@@ -113,7 +114,7 @@ def test_slow(expect):
 @pytest.mark.requirement("K8S-NODE-SIZE")
 def test_after(expect):
     expect.true("ran", True)
-'''
+"""
     result, report = _run(pytester, "--budget", "0.5", checks=checks)
     by_id = {r["id"]: r for r in report["results"]}
     assert by_id["K8S-NODE-COUNT"]["outcome"] == "error"
@@ -124,16 +125,22 @@ def test_after(expect):
 
 
 def test_per_check_timeout_comes_from_the_profile(pytester):
-    pytester.makefile(".yaml", quick=f"name: quick\nextends: {Path(__file__).parents[2] / 'profiles' / 'aws.yaml'}\n"
-                      "requirements:\n  K8S-NODE-COUNT:\n    timeout: 0.3\n")
-    pytester.makepyfile(test_t='''
+    pytester.makefile(
+        ".yaml",
+        quick=f"name: quick\nextends: {Path(__file__).parents[2] / 'profiles' / 'aws.yaml'}\n"
+        "requirements:\n  K8S-NODE-COUNT:\n    timeout: 0.3\n",
+    )
+    pytester.makepyfile(
+        test_t="""
 import time, pytest
 @pytest.mark.requirement("K8S-NODE-COUNT")
 def test_hangs(expect):
     time.sleep(10)
-''')
-    result = pytester.runpytest("-p", "readiness.plugin", "--profile", str(pytester.path / "quick.yaml"),
-                                "--report-dir", "out")
+"""
+    )
+    result = pytester.runpytest(
+        "-p", "readiness.plugin", "--profile", str(pytester.path / "quick.yaml"), "--report-dir", "out"
+    )
     report = json.loads((pytester.path / "out" / "latest" / "conformance.json").read_text())
     by_id = {r["id"]: r for r in report["results"]}
     assert by_id["K8S-NODE-COUNT"]["outcome"] == "error"
@@ -178,5 +185,9 @@ def test_all_four_report_files_and_latest_link(pytester):
     run_dirs = [p for p in (pytester.path / "out").iterdir() if p.name != "latest"]
     assert len(run_dirs) == 1
     assert sorted(p.name for p in run_dirs[0].iterdir()) == [
-        "conformance.html", "conformance.json", "conformance.md", "junit.xml"]
+        "conformance.html",
+        "conformance.json",
+        "conformance.md",
+        "junit.xml",
+    ]
     assert (pytester.path / "out" / "latest").resolve() == run_dirs[0].resolve()

@@ -8,15 +8,58 @@ import pytest
 
 from readiness.profile import PROFILE_DIR, Level, ProfileError, load_profile
 
-CATALOG_IDS = """
-K8S-NODE-COUNT K8S-NODE-SIZE K8S-AUTOSCALING K8S-STORAGECLASS K8S-INGRESS-CONTROLLER K8S-VERSION LB-ADDRESS
-PREFECT-WORKLOADS DNS-RESOLVES DNS-CAA TLS-CHAIN TLS-HOSTNAME TLS-EXPIRY TLS-EXPIRY-HEADROOM TLS-PROTOCOLS
-TLS-KEY-STRENGTH TLS-HSTS REDIS-VERSION REDIS-MEMORY REDIS-CPU REDIS-AUTH REDIS-TLS REDIS-EVICTION REDIS-HEADROOM
-PG-VERSION-MIN PG-VERSION-TESTED PG-CAPACITY PG-TLS PG-CONNECTIONS PG-SCHEMA PG-HEADROOM MESH-CONTROL-PLANE
-MESH-MTLS-STRICT MESH-SIDECARS MESH-AUTHZ MESH-MTLS-PROBE SSO-DISCOVERY SSO-LOGIN SMTP-TLS SMTP-AUTH SMTP-DELIVERY
-PREFECT-API-HEALTH PREFECT-API-VERSION PREFECT-API-AUTHN PREFECT-E2E-FLOW-RUN LOAD-LATENCY LOAD-ERRORS
-LOAD-THROUGHPUT LOAD-RECOVERY MESH-ROUTING
-""".split()
+CATALOG_IDS = [
+    "K8S-NODE-COUNT",
+    "K8S-NODE-SIZE",
+    "K8S-AUTOSCALING",
+    "K8S-STORAGECLASS",
+    "K8S-INGRESS-CONTROLLER",
+    "K8S-VERSION",
+    "LB-ADDRESS",
+    "PREFECT-WORKLOADS",
+    "DNS-RESOLVES",
+    "DNS-CAA",
+    "TLS-CHAIN",
+    "TLS-HOSTNAME",
+    "TLS-EXPIRY",
+    "TLS-EXPIRY-HEADROOM",
+    "TLS-PROTOCOLS",
+    "TLS-KEY-STRENGTH",
+    "TLS-HSTS",
+    "REDIS-VERSION",
+    "REDIS-MEMORY",
+    "REDIS-CPU",
+    "REDIS-AUTH",
+    "REDIS-TLS",
+    "REDIS-EVICTION",
+    "REDIS-HEADROOM",
+    "PG-VERSION-MIN",
+    "PG-VERSION-TESTED",
+    "PG-CAPACITY",
+    "PG-TLS",
+    "PG-CONNECTIONS",
+    "PG-SCHEMA",
+    "PG-HEADROOM",
+    "MESH-CONTROL-PLANE",
+    "MESH-MTLS-STRICT",
+    "MESH-SIDECARS",
+    "MESH-AUTHZ",
+    "MESH-MTLS-PROBE",
+    "SSO-DISCOVERY",
+    "SSO-LOGIN",
+    "SMTP-TLS",
+    "SMTP-AUTH",
+    "SMTP-DELIVERY",
+    "PREFECT-API-HEALTH",
+    "PREFECT-API-VERSION",
+    "PREFECT-API-AUTHN",
+    "PREFECT-E2E-FLOW-RUN",
+    "LOAD-LATENCY",
+    "LOAD-ERRORS",
+    "LOAD-THROUGHPUT",
+    "LOAD-RECOVERY",
+    "MESH-ROUTING",
+]
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "prefect-self-managed-overview.txt"
 
@@ -48,7 +91,10 @@ def test_every_source_sentence_is_quoted_from_the_document():
 
 def test_cloud_profiles_override_parameters_and_keep_the_rest():
     aws = load_profile("aws")
-    assert aws.requirements["K8S-STORAGECLASS"].params["provisioners"] == ["ebs.csi.aws.com", "efs.csi.aws.com"]
+    assert aws.requirements["K8S-STORAGECLASS"].params["provisioners"] == [
+        "ebs.csi.aws.com",
+        "efs.csi.aws.com",
+    ]
     assert aws.requirements["K8S-STORAGECLASS"].params["require_default"] is True
     assert aws.catalog["instance_types"]["m6i.2xlarge"] == {"vcpu": 8, "memory_gib": 32}
     assert [p.name for p in aws.files] == ["base.yaml", "aws.yaml"]
@@ -56,8 +102,9 @@ def test_cloud_profiles_override_parameters_and_keep_the_rest():
 
 def test_a_profile_file_path_works_as_well_as_a_name(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text(f"name: mine\nextends: {PROFILE_DIR / 'azure.yaml'}\nrequirements:\n"
-                    "  K8S-NODE-COUNT:\n    params: {min: 5}\n")
+    path.write_text(
+        f"name: mine\nextends: {PROFILE_DIR / 'azure.yaml'}\nrequirements:\n  K8S-NODE-COUNT:\n    params: {{min: 5}}\n"
+    )
     profile = load_profile(str(path))
     assert profile.requirements["K8S-NODE-COUNT"].params == {"min": 5}
     assert profile.cloud == "azure"
@@ -72,17 +119,27 @@ def _write(tmp_path: Path, body: str) -> str:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("requirements:\n  K8S-NODE-COUNT:\n    levle: required\n",
-         "requirements.K8S-NODE-COUNT.levle: unknown key; expected one of: title, level"),
-        ("requirements:\n  K8S-NODE-COUNT:\n    level: mandatory\n",
-         "requirements.K8S-NODE-COUNT.level: expected one of 'required', 'recommended' or 'optional'"),
-        ("requirements:\n  K8S-NODE-COUNTS:\n    params: {min: 3}\n",
-         "requirements.K8S-NODE-COUNTS: unknown requirement ID"),
-        ("requirements:\n  k8s_nodes:\n    params: {min: 3}\n",
-         "requirements: value error, requirement ID 'k8s_nodes' is not of the form"),
+        (
+            "requirements:\n  K8S-NODE-COUNT:\n    levle: required\n",
+            "requirements.K8S-NODE-COUNT.levle: unknown key; expected one of: title, level",
+        ),
+        (
+            "requirements:\n  K8S-NODE-COUNT:\n    level: mandatory\n",
+            "requirements.K8S-NODE-COUNT.level: expected one of 'required', 'recommended' or 'optional'",
+        ),
+        (
+            "requirements:\n  K8S-NODE-COUNTS:\n    params: {min: 3}\n",
+            "requirements.K8S-NODE-COUNTS: unknown requirement ID",
+        ),
+        (
+            "requirements:\n  k8s_nodes:\n    params: {min: 3}\n",
+            "requirements: value error, requirement ID 'k8s_nodes' is not of the form",
+        ),
         ("requirments: {}\n", "requirments: unknown key; expected one of: schema_version, name"),
-        ("requirements:\n  K8S-NODE-COUNT:\n    timeout: -1\n",
-         "requirements.K8S-NODE-COUNT.timeout: input should be greater than 0"),
+        (
+            "requirements:\n  K8S-NODE-COUNT:\n    timeout: -1\n",
+            "requirements.K8S-NODE-COUNT.timeout: input should be greater than 0",
+        ),
         ("settings:\n  default_timeout: soon\n", "settings.default_timeout: input should be a valid number"),
         ("requirements: [1, 2]\n", "requirements: input should be a valid dictionary"),
     ],

@@ -17,15 +17,19 @@ def test_known_secrets_urls_and_auth_headers_are_masked(tmp_path):
     secret_file = tmp_path / "pw"
     secret_file.write_text(CANARY + "-file\n")
     redactor = Redactor()
-    redactor.learn_from_environment({
-        "PREFECT_API_AUTH_STRING": f"admin:{CANARY}-auth",
-        "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
-        "READINESS_PG_URL": f"postgresql://prefect:{CANARY}-url@db:5432/prefect",
-        "HOME": "/root",
-    })
-    text = (f"pw {CANARY}-auth and {CANARY}-file in postgresql://prefect:{CANARY}-url@db/x "
-            f"Authorization: Bearer {CANARY}-bearer redis://:{CANARY}-redis@r:6379 "
-            f"{{'authorization': 'Basic {CANARY}-basic'}}")
+    redactor.learn_from_environment(
+        {
+            "PREFECT_API_AUTH_STRING": f"admin:{CANARY}-auth",
+            "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
+            "READINESS_PG_URL": f"postgresql://prefect:{CANARY}-url@db:5432/prefect",
+            "HOME": "/root",
+        }
+    )
+    text = (
+        f"pw {CANARY}-auth and {CANARY}-file in postgresql://prefect:{CANARY}-url@db/x "
+        f"Authorization: Bearer {CANARY}-bearer redis://:{CANARY}-redis@r:6379 "
+        f"{{'authorization': 'Basic {CANARY}-basic'}}"
+    )
     redacted = redactor.text(text)
     assert CANARY not in redacted
     assert "postgresql://prefect:***@db/x" in redacted
@@ -57,21 +61,42 @@ def test_leaks_into_assert(expect):
     assert "{CANARY}" == "x", "SMTP said: bad password {CANARY}"
 ''')
     env = dict(os.environ)
-    env.update({
-        "PREFECT_API_URL": "http://127.0.0.1:9/api",
-        "PREFECT_API_AUTH_STRING": f"admin:{CANARY}",
-        "PREFECT_API_KEY": CANARY,
-        "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
-        "READINESS_PG_PASSWORD": CANARY,
-        "READINESS_SMTP_PASSWORD": CANARY,
-        "READINESS_OIDC_CLIENT_SECRET": CANARY,
-        "READINESS_REDIS_URL": f"rediss://:{CANARY}@127.0.0.1:1/0",
-    })
+    env.update(
+        {
+            "PREFECT_API_URL": "http://127.0.0.1:9/api",
+            "PREFECT_API_AUTH_STRING": f"admin:{CANARY}",
+            "PREFECT_API_KEY": CANARY,
+            "READINESS_REDIS_PASSWORD_FILE": str(secret_file),
+            "READINESS_PG_PASSWORD": CANARY,
+            "READINESS_SMTP_PASSWORD": CANARY,
+            "READINESS_OIDC_CLIENT_SECRET": CANARY,
+            "READINESS_REDIS_URL": f"rediss://:{CANARY}@127.0.0.1:1/0",
+        }
+    )
     report_dir = tmp_path / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile", "sandbox", "--report-dir",
-         str(report_dir), "-rA", "-vv", str(ROOT / "suites"), str(checks), "--rootdir", str(ROOT)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--profile",
+            "sandbox",
+            "--report-dir",
+            str(report_dir),
+            "-rA",
+            "-vv",
+            str(ROOT / "suites"),
+            str(checks),
+            "--rootdir",
+            str(ROOT),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     output = proc.stdout + proc.stderr

@@ -22,17 +22,32 @@ from readiness.waivers import WaiverDecision
 def report() -> dict:
     profile = load_profile("azure")
     checks = [
-        CheckResult("K8S-NODE-COUNT", "suites/k::t1", Outcome.fail, observations=[
-            Observation("Ready nodes", 2, 3, "nodes", False, {"request": "GET /api/v1/nodes"})]),
+        CheckResult(
+            "K8S-NODE-COUNT",
+            "suites/k::t1",
+            Outcome.fail,
+            observations=[Observation("Ready nodes", 2, 3, "nodes", False, {"request": "GET /api/v1/nodes"})],
+        ),
         CheckResult("TLS-CHAIN", "suites/e::t2", Outcome.error, message="connection refused"),
-        CheckResult("PREFECT-API-HEALTH", "suites/p::t3", Outcome.passed, observations=[
-            Observation("GET /api/health", "true", "true", None, True, {"status": 200})]),
+        CheckResult(
+            "PREFECT-API-HEALTH",
+            "suites/p::t3",
+            Outcome.passed,
+            observations=[Observation("GET /api/health", "true", "true", None, True, {"status": 200})],
+        ),
         CheckResult("DNS-CAA", "suites/e::t4", Outcome.skip, message="not configured"),
     ]
     now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-    return build_report(run_id="20261126T120000Z-abcdef", profile=profile, checks=checks, waivers=WaiverDecision(),
-                        started_at=now, finished_at=now + dt.timedelta(seconds=3), options={"strict": False},
-                        redactor=Redactor())
+    return build_report(
+        run_id="20261126T120000Z-abcdef",
+        profile=profile,
+        checks=checks,
+        waivers=WaiverDecision(),
+        started_at=now,
+        finished_at=now + dt.timedelta(seconds=3),
+        options={"strict": False},
+        redactor=Redactor(),
+    )
 
 
 def test_json_matches_its_schema(report, tmp_path):

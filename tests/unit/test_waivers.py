@@ -21,15 +21,22 @@ def _waivers(tmp_path, body: str):
 
 
 def test_decisions_for_valid_expired_unmatched_and_required(tmp_path):
-    waivers = _waivers(tmp_path, """
+    waivers = _waivers(
+        tmp_path,
+        """
 waivers:
   - {id: K8S-NODE-COUNT, reason: two nodes until Q1, owner: platform, expires: 2027-01-31}
   - {id: K8S-NODE-SIZE, reason: old, owner: platform, expires: 2026-01-01}
   - {id: TLS-HSTS, reason: nothing to waive, owner: web, expires: 2027-01-01}
   - {id: LB-ADDRESS, reason: internal LB, owner: net, expires: 2027-01-01}
-""")
-    outcomes = {"K8S-NODE-COUNT": Outcome.warn, "K8S-NODE-SIZE": Outcome.warn, "TLS-HSTS": Outcome.passed,
-                "LB-ADDRESS": Outcome.fail}
+""",
+    )
+    outcomes = {
+        "K8S-NODE-COUNT": Outcome.warn,
+        "K8S-NODE-SIZE": Outcome.warn,
+        "TLS-HSTS": Outcome.passed,
+        "LB-ADDRESS": Outcome.fail,
+    }
     decision = decide(waivers, outcomes, load_profile("aws"), TODAY, allow_required=False)
     assert list(decision.applied) == ["K8S-NODE-COUNT"]
     assert [w.id for w in decision.expired] == ["K8S-NODE-SIZE"]
@@ -42,10 +49,15 @@ waivers:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("waivers:\n  - {id: K8S-NOPE, reason: r, owner: o, expires: 2027-01-01}\n",
-         "waivers.0.id: unknown requirement ID 'K8S-NOPE'"),
+        (
+            "waivers:\n  - {id: K8S-NOPE, reason: r, owner: o, expires: 2027-01-01}\n",
+            "waivers.0.id: unknown requirement ID 'K8S-NOPE'",
+        ),
         ("waivers:\n  - {id: K8S-NODE-COUNT, reason: r, expires: 2027-01-01}\n", "waivers.0.owner: missing"),
-        ("waivers:\n  - {id: K8S-NODE-COUNT, reason: r, owner: o, expires: soon}\n", "waivers.0.expires: input"),
+        (
+            "waivers:\n  - {id: K8S-NODE-COUNT, reason: r, owner: o, expires: soon}\n",
+            "waivers.0.expires: input",
+        ),
         ("waiver: []\n", "waiver: unknown key"),
     ],
 )
@@ -56,7 +68,7 @@ def test_a_bad_waiver_file_names_the_file_and_key(tmp_path, body, expected):
     assert expected in str(caught.value)
 
 
-CHECKS = '''
+CHECKS = """
 import pytest
 
 @pytest.mark.requirement("K8S-NODE-COUNT")
@@ -66,17 +78,20 @@ def test_warn(expect):
 @pytest.mark.requirement("LB-ADDRESS")
 def test_fail(expect):
     expect.true("load balancer has an address", False)
-'''
+"""
 
 
 def test_waived_outcome_in_the_report_and_exit_status(pytester):
     pytester.makepyfile(test_checks=CHECKS)
-    pytester.makefile(".yaml", waivers="""
+    pytester.makefile(
+        ".yaml",
+        waivers="""
 waivers:
   - {id: K8S-NODE-COUNT, reason: two nodes until Q1, owner: platform, expires: 2999-01-31}
   - {id: LB-ADDRESS, reason: internal only, owner: net, expires: 2999-01-31}
   - {id: K8S-NODE-SIZE, reason: gone, owner: platform, expires: 2001-01-01}
-""")
+""",
+    )
     args = ["-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out", "--waivers", "waivers.yaml"]
     result = pytester.runpytest(*args)
     report = json.loads((pytester.path / "out/latest/conformance.json").read_text())

