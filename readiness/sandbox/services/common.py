@@ -46,9 +46,7 @@ def require_binary(path: str | os.PathLike[str], hint: str) -> Path:
     return Path(found)
 
 
-def run(
-    argv: Sequence[str | os.PathLike[str]], what: str, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
+def run(argv: Sequence[str | os.PathLike[str]], what: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a short command; raise SandboxError with its output when it fails."""
     proc = subprocess.run(
         [os.fspath(a) for a in argv],
@@ -57,9 +55,7 @@ def run(
         **kwargs,  # type: ignore[arg-type]
     )
     if proc.returncode != 0:
-        raise SandboxError(
-            f"{what} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}"
-        )
+        raise SandboxError(f"{what} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}")
     return proc
 
 

@@ -9,6 +9,7 @@ client ID (it is registered as ``prefect-readiness-other``), so both flows answe
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import uuid
 from pathlib import Path
@@ -94,9 +95,8 @@ class OidcComponent(Component):
 
     def _discovery_ok(self) -> bool:
         try:
-            resp = httpx.get(
-                f"{self.issuer}/.well-known/openid-configuration", verify=str(ca_bundle(self.ctx)), timeout=2
-            )
+            context = ssl.create_default_context(cafile=str(ca_bundle(self.ctx)))
+            resp = httpx.get(f"{self.issuer}/.well-known/openid-configuration", verify=context, timeout=2)
             return resp.status_code == 200 and resp.json().get("issuer") == self.issuer
         except (httpx.HTTPError, ValueError):
             return False

@@ -242,9 +242,7 @@ def build_app(provider: Provider) -> Starlette:
         if entry is None or entry["exp"] < time.time():
             return JSONResponse({"error": "invalid_token"}, 401, headers={"WWW-Authenticate": "Bearer"})
         user = entry["user"]
-        return JSONResponse(
-            {"sub": user["sub"], "email": user["email"], "email_verified": True, "name": user["name"]}
-        )
+        return JSONResponse({"sub": user["sub"], "email": user["email"], "email_verified": True, "name": user["name"]})
 
     return Starlette(
         routes=[

@@ -12,8 +12,10 @@ PID). Administration goes over the Unix socket with peer authentication (root an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -58,9 +60,7 @@ def _pg16_bin() -> Path:
     try:
         import pgserver  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise SandboxError(
-            "pg-untested-major needs the PyPI package pgserver (pip install pgserver)"
-        ) from exc
+        raise SandboxError("pg-untested-major needs the PyPI package pgserver (pip install pgserver)") from exc
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
 
@@ -91,9 +91,7 @@ class PostgresComponent(Component):
     # -- lifecycle ---------------------------------------------------------------------------------
     def prepare(self) -> None:
         if not (PG_BIN / "postgres").exists():
-            raise SandboxError(
-                f"{PG_BIN}/postgres not found; install Debian PostgreSQL 15: apt-get install postgresql"
-            )
+            raise SandboxError(f"{PG_BIN}/postgres not found; install Debian PostgreSQL 15: apt-get install postgresql")
 
     def _init_cluster(self, bin_dir: Path, data: Path, socket_dir: Path) -> None:
         base = data.parent
@@ -235,9 +233,7 @@ class PostgresComponent(Component):
         if not self._admin(f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'"):
             self._admin(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
         self._admin(
-            psql.SQL("ALTER ROLE {} PASSWORD {}")
-            .format(psql.Identifier(ROLE), psql.Literal(password))
-            .as_string()
+            psql.SQL("ALTER ROLE {} PASSWORD {}").format(psql.Identifier(ROLE), psql.Literal(password)).as_string()
         )
         if not self._admin(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"):
             self._admin(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
@@ -250,7 +246,7 @@ class PostgresComponent(Component):
 
     def down(self) -> None:
         for major in (16, 15):
-            self.ctx.stop(self._proc_name(major), timeout=20)
+            self._stop(major)
 
     def status(self) -> ComponentStatus:
         major = self._major()
@@ -291,8 +287,19 @@ class PostgresComponent(Component):
         self._admin("SELECT pg_reload_conf()")
         time.sleep(0.3)
 
+    def _stop(self, major: int) -> None:
+        """Fast shutdown (SIGINT: clients are disconnected), not SIGTERM's wait for every session to end."""
+        name = self._proc_name(major)
+        pid = self.ctx.pid(name)
+        if pid is not None and self.ctx.is_running(name):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGINT)
+            with contextlib.suppress(SandboxError):
+                wait_until(lambda: not self.ctx.is_running(name), 20, f"PostgreSQL {major} to stop")
+        self.ctx.stop(name, timeout=10)
+
     def _restart(self, major: int) -> None:
-        self.ctx.stop(self._proc_name(major), timeout=20)
+        self._stop(major)
         wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL port to close")
         self._start(major)
 
@@ -337,7 +344,7 @@ class PostgresComponent(Component):
         elif scenario == "pg-untested-major":
             dump = self._dump() if self.ctx.is_running("postgres") else None
             self._set_active(scenario, True)
-            self.ctx.stop("postgres", timeout=20)
+            self._stop(15)
             wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 15 port to close")
             data16, _ = self._dirs(16)
             if data16.exists():
@@ -382,7 +389,7 @@ class PostgresComponent(Component):
             self._restart(self._major())
         elif scenario == "pg-untested-major":
             self._set_active(scenario, False)
-            self.ctx.stop("postgres16", timeout=20)
+            self._stop(16)
             wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 16 port to close")
             self._start(15)
             if "pg-no-tls" in self.ctx.active_scenarios():

@@ -162,9 +162,7 @@ class PrefectComponent(Component):
             if client.get(f"/work_pools/{WORK_POOL}").status_code == 404:
                 resp = client.post("/work_pools/", json={"name": WORK_POOL, "type": "process"})
                 if resp.status_code not in (200, 201, 409):
-                    raise SandboxError(
-                        f"creating work pool {WORK_POOL}: {resp.status_code} {resp.text[:300]}"
-                    )
+                    raise SandboxError(f"creating work pool {WORK_POOL}: {resp.status_code} {resp.text[:300]}")
             flow = client.post("/flows/", json={"name": FLOW_NAME})
             flow.raise_for_status()
             resp = client.post(
@@ -175,11 +173,7 @@ class PrefectComponent(Component):
                     "work_pool_name": WORK_POOL,
                     "entrypoint": "readiness_probe.py:readiness_probe",
                     "pull_steps": [
-                        {
-                            "prefect.deployments.steps.set_working_directory": {
-                                "directory": str(self._flows_dir())
-                            }
-                        }
+                        {"prefect.deployments.steps.set_working_directory": {"directory": str(self._flows_dir())}}
                     ],
                     "tags": ["readiness-sandbox"],
                 },
@@ -203,7 +197,7 @@ class PrefectComponent(Component):
                 "--name",
                 "sandbox-worker",
             ],
-            env=self._common_env(),
+            env={**self._common_env(), "PREFECT_WORKER_QUERY_SECONDS": "5"},
             cwd=self.ctx.data_dir("prefect"),
         )
 
@@ -219,9 +213,7 @@ class PrefectComponent(Component):
                 str(SLOW_DELAY_MS),
             ],
         )
-        wait_until(
-            lambda: port_is_open(self.slow_port), 15, "latency proxy", self.ctx.log_path("prefect-slow-proxy")
-        )
+        wait_until(lambda: port_is_open(self.slow_port), 15, "latency proxy", self.ctx.log_path("prefect-slow-proxy"))
 
     def worker_online(self) -> bool:
         try:

