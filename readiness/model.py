@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -62,9 +62,17 @@ class CheckResult:
     started_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["outcome"] = self.outcome.value
-        return data
+        # Shallow on purpose (asdict deep-copies every evidence value): this runs once per check.
+        return {
+            "requirement": self.requirement,
+            "nodeid": self.nodeid,
+            "outcome": self.outcome.value,
+            "effect": self.effect,
+            "message": self.message,
+            "observations": [vars(o) for o in self.observations],
+            "duration_s": self.duration_s,
+            "started_at": self.started_at,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:

@@ -162,7 +162,17 @@ def pytest_configure_node(node: Any) -> None:
 
 
 # -- collection ----------------------------------------------------------------------------------
+_marker_key = pytest.StashKey["tuple[str, Effect] | None"]()
+
+
 def _marker(item: pytest.Item) -> tuple[str, Effect] | None:
+    """(requirement ID, side-effect class) of a check, None for other tests; computed once per item."""
+    if _marker_key not in item.stash:
+        item.stash[_marker_key] = _read_marker(item)
+    return item.stash[_marker_key]
+
+
+def _read_marker(item: pytest.Item) -> tuple[str, Effect] | None:
     mark = item.get_closest_marker("requirement")
     if mark is None:
         return None
@@ -332,6 +342,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         payload = state.redactor.text(json.dumps(result.to_dict(), default=str))
         report.user_properties.append((RESULT_KEY, payload))
+        # The redacted copy, kept on the report to save parsing it again in this process.
+        report._readiness_result = CheckResult.from_dict(json.loads(payload))  # type: ignore[attr-defined]
         # Short, redacted failure text: the cause, not a traceback, for outcomes the check explains.
         if call.excinfo is not None and outcome in (Outcome.fail, Outcome.warn, Outcome.error):
             exc = call.excinfo.value
@@ -344,6 +356,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _result_of(report: pytest.TestReport) -> CheckResult | None:
+    cached = getattr(report, "_readiness_result", None)
+    if cached is not None:
+        return cached
     for key, value in report.user_properties:
         if key == RESULT_KEY:
             return CheckResult.from_dict(json.loads(value))

@@ -164,9 +164,14 @@ def resolve_profile_path(name_or_path: str, search_dir: Path = PROFILE_DIR) -> P
     return path
 
 
+def load_yaml(text: str) -> Any:
+    """safe_load, with libyaml's C loader when PyYAML has it (ten times faster on the catalog)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+
+
 def _read_file(path: Path) -> ProfileFile:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

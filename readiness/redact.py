@@ -65,8 +65,11 @@ class Redactor:
     def text(self, value: str) -> str:
         if not value:
             return value
-        value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", value)
-        value = _AUTH_HEADER.sub(lambda m: f"{m.group('head')}{m.group('scheme') or ''}{MASK}", value)
+        # Cheap substring tests first: most text has neither URLs with credentials nor auth headers.
+        if "@" in value and "://" in value:
+            value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", value)
+        if "uthorization" in value or "UTHORIZATION" in value:
+            value = _AUTH_HEADER.sub(lambda m: f"{m.group('head')}{m.group('scheme') or ''}{MASK}", value)
         # Longest first, so a secret that contains another is masked whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in value:

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from readiness.model import Outcome
-from readiness.profile import REQUIREMENT_ID, Level, Profile, ProfileError, _validation_message
+from readiness.profile import REQUIREMENT_ID, Level, Profile, ProfileError, _validation_message, load_yaml
 
 #: Outcomes a waiver can turn into `waived`.
 WAIVABLE = frozenset({Outcome.fail, Outcome.warn, Outcome.error})
@@ -33,7 +33,7 @@ class WaiverFile(BaseModel):
 
 def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read waivers: {exc.strerror}") from None
     except yaml.YAMLError as exc:

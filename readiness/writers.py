@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 
 OUTCOME_ORDER = ("fail", "error", "warn", "waived", "pass", "skip")
 ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skip": "⏭️", "waived": "📝"}
@@ -146,7 +146,23 @@ def write_junit(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
-_env = Environment(loader=PackageLoader("readiness", "templates"), autoescape=select_autoescape(["html", "j2"]))
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    # Compiling the template costs more than rendering it; keep the compiled form between runs.
+    from readiness.sandbox.base import CACHE_ROOT
+
+    folder = CACHE_ROOT / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(folder))
+
+
+_env = Environment(
+    loader=PackageLoader("readiness", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    bytecode_cache=_bytecode_cache(),
+)
 _env.filters["value"] = show_value
 _env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, default=str)
 
