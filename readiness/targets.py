@@ -2,7 +2,8 @@
 
 Prefect: PREFECT_API_URL with PREFECT_API_KEY (Bearer) or PREFECT_API_AUTH_STRING (Basic), falling
 back to the active profile in $PREFECT_HOME/profiles.toml, as the Prefect client does.
-TLS trust: READINESS_CA_BUNDLE, else SSL_CERT_FILE, else the system store.
+TLS trust: READINESS_CA_BUNDLE, else Prefect's PREFECT_API_SSL_CERT_FILE, else SSL_CERT_FILE, else the
+system store.
 """
 
 from __future__ import annotations
@@ -60,4 +61,7 @@ def prefect_target(environ: Mapping[str, str] | None = None) -> PrefectTarget:
 
 def ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:
     environ = os.environ if environ is None else environ
-    return environ.get("READINESS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
+    for name in ("READINESS_CA_BUNDLE", "PREFECT_API_SSL_CERT_FILE", "SSL_CERT_FILE"):
+        if environ.get(name):
+            return environ[name]
+    return None
