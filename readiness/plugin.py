@@ -122,6 +122,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     redactor = default_redactor()
     redactor.learn_from_environment()
+    # Credentials can also come from the active Prefect profile (profiles.toml), not the environment.
+    from readiness.targets import prefect_target
+
+    target = prefect_target()
+    redactor.add(target.api_key)
+    redactor.add(target.auth_string)
     try:
         profile = load_profile(profile_arg)
         waivers_path = config.getoption("readiness_waivers")

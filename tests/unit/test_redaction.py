@@ -11,6 +11,7 @@ from readiness.redact import MASK, Redactor
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-Zx81qPw0-secret"
+PROFILE_CANARY = "pcanary-7Hq2Lm9v"  # only in the Prefect profile file
 
 
 def test_known_secrets_urls_and_auth_headers_are_masked(tmp_path):
@@ -73,6 +74,24 @@ def test_leaks_into_assert(expect):
             "READINESS_REDIS_URL": f"rediss://:{CANARY}@127.0.0.1:1/0",
         }
     )
+    # ... and in the active Prefect profile, where the Prefect client keeps credentials too
+    prefect_home = tmp_path / "prefect-home"
+    prefect_home.mkdir()
+    (prefect_home / "profiles.toml").write_text(
+        f'active = "x"\n[profiles.x]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
+        f'PREFECT_API_KEY = "{PROFILE_CANARY}"\n'
+    )
+    env["PREFECT_HOME"] = str(prefect_home)
+    del env["PREFECT_API_URL"], env["PREFECT_API_KEY"]
+    checks.write_text(
+        checks.read_text()
+        + f"""
+
+@pytest.mark.requirement("SSO-LOGIN")
+def test_leaks_profile_key(expect):
+    raise CheckError("token {PROFILE_CANARY} refused")
+"""
+    )
     report_dir = tmp_path / "reports"
     proc = subprocess.run(
         [
@@ -102,7 +121,9 @@ def test_leaks_into_assert(expect):
     output = proc.stdout + proc.stderr
     assert "REDIS-AUTH" in output
     assert CANARY not in output
+    assert PROFILE_CANARY not in output
     files = [p for p in report_dir.rglob("*") if p.is_file()]
     assert len(files) == 4
     for path in files:
         assert CANARY not in path.read_text(), path
+        assert PROFILE_CANARY not in path.read_text(), path
