@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -63,6 +64,35 @@ def chown_tree(path: Path, user: str) -> None:
     shutil.chown(path, user, user)
     for p in path.rglob("*"):
         shutil.chown(p, user, user)
+
+
+def traversable(path: Path, user: str) -> bool:
+    proc = subprocess.run(["runuser", "-u", user, "--", "test", "-x", os.fspath(path)], capture_output=True)
+    return proc.returncode == 0
+
+
+def system_dir(ctx: SandboxContext, name: str, users: Sequence[str]) -> Path:
+    """A data folder that the system `users` (postgres, mail, ...) can reach.
+
+    It is ``<state>/data/<name>`` when they can traverse the state folder; otherwise (a state folder
+    under a 0700 home, say) a folder under /var/tmp named after the state folder, recorded in
+    ``<state>/data/<name>/LOCATION`` so a person finds it.
+    """
+    path = ctx.data_dir(name)
+    path.chmod(0o755)
+    if all(traversable(path, user) for user in users):
+        return path
+    digest = hashlib.sha256(os.fspath(ctx.root).encode()).hexdigest()[:12]
+    outside = Path("/var/tmp") / f"readiness-sandbox-{digest}"
+    outside.mkdir(mode=0o755, exist_ok=True)
+    outside.chmod(0o755)
+    target = outside / name
+    target.mkdir(mode=0o755, exist_ok=True)
+    (path / "LOCATION").write_text(f"{target}\n")
+    for user in users:
+        if not traversable(target, user):
+            raise SandboxError(f"the {user} system user cannot reach {target}")
+    return target
 
 
 def check_traversable(path: Path, user: str) -> None:

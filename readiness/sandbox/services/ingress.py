@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
-from readiness.sandbox.services.common import API_HOST, APP_HOST, LOOPBACK, ca_bundle, cert_paths
+from readiness.sandbox.services.common import API_HOST, APP_HOST, LOOPBACK, ca_bundle, cert_paths, system_dir
 
 HSTS = "max-age=31536000; includeSubDomains"
 MODERN_PROTOCOLS = "TLSv1.2 TLSv1.3"
+WORKER_USER = "www-data"
 WEAK_PROTOCOLS = "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"
 
 
@@ -49,6 +50,13 @@ class IngressComponent(Component):
     @property
     def dir(self) -> Path:
         return self.ctx.data_dir("ingress")
+
+    def _tmp(self) -> Path:
+        """Where nginx workers (www-data) buffer large request bodies: must be theirs."""
+        if not hasattr(self, "_tmp_dir"):
+            self._tmp_dir = system_dir(self.ctx, "ingress-tmp", [WORKER_USER])
+            shutil.chown(self._tmp_dir, WORKER_USER, WORKER_USER)
+        return self._tmp_dir
 
     @property
     def conf(self) -> Path:
@@ -85,7 +93,7 @@ class IngressComponent(Component):
         else:
             ciphers = "HIGH:!aNULL:!MD5:!RC4:!3DES"
         hsts = "" if "no-hsts" in active else f'add_header Strict-Transport-Security "{HSTS}" always;'
-        tmp = self.dir / "tmp"
+        tmp = self._tmp()
         tls = f"""
         ssl_certificate {served};
         ssl_certificate_key {key};
@@ -107,6 +115,7 @@ class IngressComponent(Component):
         return f"""# written by the prefect-readiness sandbox; scenarios: {label}
 daemon off;
 master_process on;
+user {WORKER_USER};
 worker_processes 1;
 pid {self.pid_file};
 error_log {self.ctx.log_path("ingress-error")} notice;
@@ -120,6 +129,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     server_tokens off;
     client_max_body_size 64m;
+    client_body_buffer_size 1m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     upstream prefect {{ server {LOOPBACK}:{self._upstream()}; keepalive 32; }}
 
@@ -146,8 +156,6 @@ http {{
 """
 
     def _write(self) -> None:
-        tmp = self.dir / "tmp"
-        tmp.mkdir(exist_ok=True)
         self.conf.write_text(self._render())
         proc = subprocess.run(["nginx", "-t", "-q", "-c", str(self.conf)], capture_output=True, text=True)
         if proc.returncode != 0:

@@ -29,6 +29,7 @@ from readiness.sandbox.services.common import (
     check_traversable,
     chown_tree,
     run,
+    system_dir,
 )
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -79,8 +80,13 @@ class PostgresComponent(Component):
         return self.ctx.port("postgres")
 
     def _dirs(self, major: int) -> tuple[Path, Path]:
-        base = self.ctx.data_dir("postgres")
+        base = self._base()
         return base / f"pg{major}", base / "socket"
+
+    def _base(self) -> Path:
+        if not hasattr(self, "_base_dir"):
+            self._base_dir = system_dir(self.ctx, "postgres", [PG_USER])
+        return self._base_dir
 
     def _major(self) -> int:
         return 16 if "pg-untested-major" in self.ctx.active_scenarios() else 15
@@ -189,7 +195,7 @@ class PostgresComponent(Component):
         The layout is kept: its binaries find their libraries at $ORIGIN/../../../pgserver.libs.
         """
         install = _pg16_bin().parent
-        root = self.ctx.data_dir("postgres") / "pg16-install"
+        root = self._base() / "pg16-install"
         dest = root / "pgserver" / "pginstall"
         if not (dest / "bin" / "postgres").exists():
             if root.exists():
@@ -309,7 +315,7 @@ class PostgresComponent(Component):
         self.ctx.set("scenarios", [*active, scenario] if on else active)
 
     def _dump(self) -> Path:
-        dump = self.ctx.data_dir("postgres") / "prefect.dump"
+        dump = self._base() / "prefect.dump"
         _, socket_dir = self._dirs(15)
         run(
             [

@@ -23,7 +23,7 @@ from readiness.sandbox.services.common import (
     MAIL_DOMAIN,
     SMTP_HOST,
     cert_paths,
-    check_traversable,
+    system_dir,
 )
 
 USER = f"readiness@{MAIL_DOMAIN}"
@@ -49,7 +49,9 @@ class SmtpComponent(Component):
 
     @property
     def dir(self) -> Path:
-        return self.ctx.data_dir("smtp")
+        if not hasattr(self, "_dir"):
+            self._dir = system_dir(self.ctx, "smtp", [MAIL_OWNER, "dovecot", "dovenull"])
+        return self._dir
 
     @property
     def maildir(self) -> Path:
@@ -167,7 +169,6 @@ service anvil {{
                 "smtp", [sys.executable, "-m", "readiness.sandbox.services.smtp_server", self._smtp_config()]
             )
         if self._imap_available() and not (self.ctx.is_running("imap") and port_is_open(self.imap_port)):
-            check_traversable(self.dir, "dovenull")
             self.ctx.stop("imap")
             self.ctx.spawn("imap", [DOVECOT, "-F", "-c", self._dovecot_config()])
         wait_until(lambda: port_is_open(self.port), 20, "SMTP server", self.ctx.log_path("smtp"))
