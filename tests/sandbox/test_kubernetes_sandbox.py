@@ -25,9 +25,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 if binaries.locate() is None:
     pytestmark.append(
-        pytest.mark.skip(
-            reason=f"Kubernetes binaries not built; run tools/k8s/build.sh ({binaries.cache_dir()})"
-        )
+        pytest.mark.skip(reason=f"Kubernetes binaries not built; run tools/k8s/build.sh ({binaries.cache_dir()})")
     )
 
 PORT_NAMES = (
@@ -173,9 +171,7 @@ def test_istio_control_plane_crds_and_policies(cluster: Cluster) -> None:
 
 
 def test_istio_routes_prefect_hosts(cluster: Cluster) -> None:
-    routes = cluster.custom.list_namespaced_custom_object(
-        "networking.istio.io", "v1", "prefect", "virtualservices"
-    )
+    routes = cluster.custom.list_namespaced_custom_object("networking.istio.io", "v1", "prefect", "virtualservices")
     by_host = {vs["spec"]["hosts"][0]: vs for vs in routes["items"]}
     api = by_host["api.prefect.sandbox.test"]["spec"]["http"][0]
     assert api["match"][0]["uri"]["prefix"] == "/api"
@@ -240,8 +236,7 @@ def _autoscaler(cluster: Cluster) -> tuple[int, int]:
 def _default_storage_classes(cluster: Cluster) -> int:
     classes = client.StorageV1Api(cluster.api).list_storage_class().items
     return sum(
-        (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
-        for sc in classes
+        (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true" for sc in classes
     )
 
 
@@ -265,9 +260,7 @@ def _mtls_mode(cluster: Cluster) -> str:
 
 
 def _authz_policies(cluster: Cluster) -> int:
-    items = cluster.custom.list_namespaced_custom_object(
-        "security.istio.io", "v1", "prefect", "authorizationpolicies"
-    )
+    items = cluster.custom.list_namespaced_custom_object("security.istio.io", "v1", "prefect", "authorizationpolicies")
     return len(items["items"])
 
 
@@ -277,9 +270,7 @@ def _worker_sidecars(cluster: Cluster) -> list[bool]:
 
 
 def _server_health(cluster: Cluster) -> tuple[bool, int]:
-    pods = cluster.core.list_namespaced_pod(
-        "prefect", label_selector="app.kubernetes.io/name=prefect-server"
-    ).items
+    pods = cluster.core.list_namespaced_pod("prefect", label_selector="app.kubernetes.io/name=prefect-server").items
     restarts = max((cs.restart_count for p in pods for cs in p.status.container_statuses or []), default=0)
     return _available(cluster, "prefect", "prefect-server"), restarts
 
@@ -330,9 +321,7 @@ def test_crashloop_restarts_keep_rising(cluster: Cluster) -> None:
         while _server_health(cluster)[1] <= first and time.monotonic() < deadline:
             time.sleep(1)
         assert _server_health(cluster)[1] > first
-        pod = cluster.core.list_namespaced_pod(
-            "prefect", label_selector="app.kubernetes.io/name=prefect-server"
-        )
+        pod = cluster.core.list_namespaced_pod("prefect", label_selector="app.kubernetes.io/name=prefect-server")
         waiting = pod.items[0].status.container_statuses[0].state.waiting
         assert waiting.reason == "CrashLoopBackOff"
     finally:

@@ -36,7 +36,7 @@ from readiness.sandbox.kubernetes.pki import Pki, ensure_pki
 #: process name in the sandbox -> binary role, in start order
 PROCESSES = ("k8s-etcd", "k8s-apiserver", "k8s-controller-manager", "k8s-scheduler", "k8s-kwok")
 SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.128.0.0/12"
+POD_CIDR = "10.128.0.1/12"
 NODE_GROUP_SELECTOR = "eks.amazonaws.com/nodegroup=prefect-pool"
 #: kwok renews each node lease every duration/4: 200 s keeps 5,000 nodes at ~100 writes/s
 NODE_LEASE_SECONDS = 200
@@ -245,7 +245,7 @@ class KubernetesComponent(Component):
                 f"--cluster-signing-cert-file={pki.ca_cert}",
                 f"--cluster-signing-key-file={pki.ca_key}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--use-service-account-credentials=false",
+                "--use-service-account-credentials=true",
                 "--kube-api-qps=800",
                 "--kube-api-burst=1600",
                 "--concurrent-deployment-syncs=10",
@@ -375,7 +375,7 @@ class KubernetesComponent(Component):
     @staticmethod
     def _established(kube: Kube, name: str) -> bool:
         crd = kube.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
-        conditions = (crd or {}).get("status", {}).get("conditions", [])
+        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     def reconcile_nodes(self, kube: Kube, shape: NodeShape, wait: bool = True) -> None:
@@ -384,9 +384,7 @@ class KubernetesComponent(Component):
         count = shape.count if shape.count is not None else self.node_count()
         version = binaries.k8s_version()
         desired = {pool.name(i): pool.node(i, shape, version) for i in range(count)}
-        existing = {
-            n["metadata"]["name"]: n for n in kube.list(Ref("v1", "Node", label_selector=NODE_GROUP_SELECTOR))
-        }
+        existing = {n["metadata"]["name"]: n for n in kube.list(Ref("v1", "Node", label_selector=NODE_GROUP_SELECTOR))}
         to_create = [node for name, node in desired.items() if name not in existing]
         to_delete = [name for name in existing if name not in desired]
         to_patch = [

@@ -23,6 +23,9 @@ from readiness.sandbox.base import SandboxError
 FIELD_MANAGER = "readiness-sandbox"
 Obj = dict[str, Any]
 
+#: kinds whose manifests carry a `status` the sandbox writes (what a cloud controller would publish)
+STATUS_KINDS = frozenset({"Service", "Ingress"})
+
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
@@ -86,21 +89,28 @@ class Kube:
         content_type: str = "application/json",
         timeout: float = 30,
     ) -> Obj:
-        try:
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        if hasattr(self.api, "param_serialize"):  # kubernetes >= 35 (new generator)
+            method, url, headers, body, _ = self.api.param_serialize(
+                method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
+            )
+            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+            data = response.read()
+            if not 200 <= response.status <= 299:
+                raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
+        else:  # older clients
             response = self.api.call_api(
                 path,
                 method,
                 query_params=list(query),
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                header_params=headers,
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
                 _return_http_data_only=True,
                 _request_timeout=timeout,
             )
-        except ApiException:
-            raise
-        data = response.data
+            data = response.data
         return json.loads(data) if data else {}
 
     # -- discovery ---------------------------------------------------------------------------------
@@ -116,9 +126,7 @@ class Kube:
                 return {}
             raise
         kinds = {
-            r["kind"]: (r["name"], bool(r["namespaced"]))
-            for r in listing.get("resources", [])
-            if "/" not in r["name"]
+            r["kind"]: (r["name"], bool(r["namespaced"])) for r in listing.get("resources", []) if "/" not in r["name"]
         }
         with self._lock:
             self._resources[api_version] = kinds
@@ -136,7 +144,7 @@ class Kube:
     def path(self, ref: Ref, with_name: bool = True) -> str:
         plural, namespaced = self.resource(ref.api_version, ref.kind)
         base = "/api/v1" if ref.api_version == "v1" else f"/apis/{ref.api_version}"
-        if namespaced:
+        if namespaced and (ref.namespace or (with_name and ref.name)):
             base += f"/namespaces/{ref.namespace or 'default'}"
         base += f"/{plural}"
         if with_name and ref.name:
@@ -172,7 +180,7 @@ class Kube:
     def apply(self, obj: Obj) -> Obj:
         """Server-side apply `obj` (and its `status`, when it carries one, on the status subresource)."""
         ref = Ref.of(obj)
-        status = obj.get("status")
+        status = obj.get("status") if obj["kind"] in STATUS_KINDS else None
         body = {k: v for k, v in obj.items() if k != "status"}
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         result = self.call("PATCH", self.path(ref), body, query, PATCH_TYPES["apply"])
@@ -202,7 +210,7 @@ class Kube:
             body.pop("status", None)
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             current = self.call("PUT", self.path(ref), body)
-        if obj.get("status") is not None:
+        if obj.get("status") is not None and obj["kind"] in STATUS_KINDS:
             current["status"] = obj["status"]
             current = self.call("PUT", self.path(ref) + "/status", current)
         return current
@@ -222,19 +230,6 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-
-    def healthy(self) -> bool:
-        try:
-            self.api.call_api(
-                "/readyz",
-                "GET",
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=3,
-            )
-            return True
-        except Exception:
-            return False
 
 
 def parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 16) -> list[Any]:

@@ -134,9 +134,7 @@ def ensure_pki(directory: Path, secret: Callable[[str], str]) -> Pki:
         sa = ec.generate_private_key(ec.SECP256R1())
         _write_private(pki.sa_key, _key_pem(sa))
         pki.sa_pub.write_bytes(
-            sa.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
 
     if not pki.token_file.exists():
