@@ -129,6 +129,20 @@ def test_env_names_the_services_and_keeps_passwords_in_files(svc: Services) -> N
     assert not leaked
 
 
+def prefect_serves(svc: Services, within: float = 20.0) -> bool:
+    """Prefect answers a database read through the ingress (retried while its pool reconnects)."""
+    user, _, password = Path(svc.env["READINESS_PREFECT_AUTH_STRING_FILE"]).read_text().partition(":")
+    deadline = time.monotonic() + within
+    with httpx.Client(base_url=svc.env["PREFECT_API_URL"], auth=(user, password), verify=svc.tls()) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.post("/flows/filter", json={"limit": 1}).status_code == 200:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
 # -- PostgreSQL --------------------------------------------------------------------------------------
 def pg_connect(svc: Services, sslmode: str | None = None, password: str | None = None) -> psycopg.Connection:
     dsn = svc.env["READINESS_POSTGRES_DSN"]
@@ -199,13 +213,16 @@ def test_psql_over_tls(svc: Services) -> None:
     ],
 )
 def test_postgres_scenarios(svc: Services, scenario: str, sslmode: str | None, expected: dict[str, object]) -> None:
-    with svc.scenario(scenario), pg_connect(svc, sslmode=sslmode) as conn:
-        facts = pg_facts(conn)
-        assert {k: facts[k] for k in expected} == expected
-        assert facts["user"] == "prefect"
-        if scenario == "pg-untested-major":  # the data came along: Prefect's tables are there
-            assert conn.execute("SELECT count(*) FROM flow").fetchone()[0] >= 1  # type: ignore[index]
+    with svc.scenario(scenario):
+        with pg_connect(svc, sslmode=sslmode) as conn:
+            facts = pg_facts(conn)
+            assert {k: facts[k] for k in expected} == expected
+            assert facts["user"] == "prefect"
+            if scenario == "pg-untested-major":  # the data came along: Prefect's tables are there
+                assert conn.execute("SELECT count(*) FROM flow").fetchone()[0] >= 1  # type: ignore[index]
+        assert prefect_serves(svc)  # only the one thing changed: Prefect still works on it
     assert_pg_conformant(svc)
+    assert prefect_serves(svc)
 
 
 # -- Redis -------------------------------------------------------------------------------------------
@@ -283,7 +300,9 @@ def test_redis_tls_endpoint_verifies_against_the_sandbox_ca(svc: Services) -> No
 def test_redis_scenarios(svc: Services, scenario: str, change: dict[str, object]) -> None:
     with svc.scenario(scenario):
         assert redis_facts(svc) == {**CONFORMANT_REDIS, **change}
+        assert prefect_serves(svc)
     assert redis_facts(svc) == CONFORMANT_REDIS
+    assert prefect_serves(svc)
 
 
 # -- ingress + Prefect -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ PID). Administration goes over the Unix socket with peer authentication (root an
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -58,11 +59,11 @@ IDENT = "admin root postgres\nadmin postgres postgres\n"
 
 
 def _pg16_bin() -> Path:
-    try:
-        import pgserver  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise SandboxError("pg-untested-major needs the PyPI package pgserver (pip install pgserver)") from exc
-    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+    """pgserver's bundled PostgreSQL 16, found without importing the package (its import has side effects)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxError("pg-untested-major needs the PyPI package pgserver (pip install pgserver)")
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
 class PostgresComponent(Component):
