@@ -195,6 +195,9 @@ class RedisComponent(Component):
 
     def up(self) -> None:
         if not (self.ctx.is_running(self._proc()) and self._ping()):
+            # a fresh start begins empty, like the running server did (no persistence); the RDB file
+            # only carries data across the redis-old swap
+            (self.ctx.data_dir("redis") / "dump.rdb").unlink(missing_ok=True)
             self._start_server()
         if not self.ctx.is_running("redis-tls"):
             self._start_tls()
