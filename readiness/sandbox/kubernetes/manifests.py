@@ -47,11 +47,22 @@ def base_object(ref: Ref) -> Obj | None:
     return None
 
 
+SCALE_LABEL = "readiness.sandbox/scale"
+
+
 def scale_objects(pods: int) -> list[Obj]:
-    objs = load_yaml_documents(MANIFEST_DIR / "scale.yaml")
-    for obj in objs:
-        if obj["kind"] == "Deployment":
-            obj["spec"]["replicas"] = pods
+    """Namespaces scale-<i> with a Deployment each, `podsPerShard` replicas at most, `pods` in all."""
+    data = yaml.safe_load((MANIFEST_DIR / "scale.yaml").read_text())
+    per_shard = int(data["podsPerShard"])
+    objs: list[Obj] = []
+    for shard, start in enumerate(range(0, pods, per_shard)):
+        name = f"scale-{shard}"
+        namespace = copy.deepcopy(data["namespace"])
+        namespace["metadata"]["name"] = name
+        deployment = copy.deepcopy(data["deployment"])
+        deployment["metadata"]["namespace"] = name
+        deployment["spec"]["replicas"] = min(per_shard, pods - start)
+        objs += [namespace, deployment]
     return objs
 
 

@@ -1,0 +1,111 @@
+"""Pieces of the Kubernetes sandbox that need no running cluster: binaries lookup, manifests, scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from readiness.sandbox.kubernetes import binaries, manifests
+from readiness.sandbox.kubernetes.component import KubernetesComponent, _default_revert
+from readiness.sandbox.kubernetes.kube import Ref
+from readiness.sandbox.kubernetes.manifests import NodePool, NodeShape
+from readiness.sandbox.kubernetes.pki import ensure_pki
+
+
+def _fake_binary(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_kubebuilder_assets_win_over_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assets = tmp_path / "assets"
+    for name in ("kube-apiserver", "etcd", "kubectl"):
+        _fake_binary(assets / name)
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
+    monkeypatch.delenv("TEST_ASSET_KUBE_APISERVER", raising=False)
+    assert binaries._find("kube-apiserver") == assets / "kube-apiserver"
+    assert binaries._find("etcd") == assets / "etcd"
+    override = _fake_binary(tmp_path / "other" / "apiserver")
+    monkeypatch.setenv("TEST_ASSET_KUBE_APISERVER", str(override))
+    assert binaries._find("kube-apiserver") == override
+
+
+def test_version_comes_from_the_pinned_go_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K8S_VERSION", raising=False)
+    version = binaries.k8s_version()
+    assert version.startswith("v1.") and binaries.cache_dir().name == version
+
+
+def test_node_pool_shape_and_addressing() -> None:
+    pool = NodePool.load()
+    assert pool.count == 3
+    node = pool.node(0, NodeShape(), "v1.34.4")
+    labels = node["metadata"]["labels"]
+    assert node["metadata"]["name"] == "ip-10-0-0-10.ec2.internal"
+    assert labels["node.kubernetes.io/instance-type"] == "m5.2xlarge"
+    assert labels["topology.kubernetes.io/zone"] == "us-east-1a"
+    assert node["status"]["capacity"]["cpu"] == "8" and node["status"]["capacity"]["memory"] == "32Gi"
+    assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
+    names = {pool.name(i) for i in range(5000)}
+    assert len(names) == 5000
+    small = pool.node(1, NodeShape(capacity={"cpu": "4", "memory": "8Gi"}), "v1.34.4")
+    assert small["status"]["capacity"]["memory"] == "8Gi"
+    assert small["metadata"]["labels"]["topology.kubernetes.io/zone"] == "us-east-1b"
+
+
+def test_every_scenario_is_a_small_patch_with_a_description() -> None:
+    known = manifests.scenarios()
+    assert set(known) == set(KubernetesComponent.scenarios)
+    assert {
+        "two-nodes",
+        "small-nodes",
+        "no-autoscaler",
+        "no-storageclass",
+        "no-ingress-controller",
+        "lb-pending",
+        "mtls-permissive",
+        "no-authz-policy",
+        "missing-sidecar",
+        "prefect-crashloop",
+    } <= set(known)
+    for scenario in known.values():
+        assert scenario.description and scenario.apply
+        revert = scenario.revert if scenario.revert is not None else _default_revert(scenario.apply)
+        for op in revert:
+            if "restore" in op:
+                assert manifests.base_object(Ref.parse(op["restore"])) is not None, scenario.name
+
+
+def test_manifests_are_plain_yaml_with_the_conformant_objects() -> None:
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in manifests.cluster_objects()}
+    for expected in (
+        ("StorageClass", "gp3"),
+        ("IngressClass", "nginx"),
+        ("Deployment", "ingress-nginx-controller"),
+        ("Deployment", "cluster-autoscaler"),
+        ("ConfigMap", "cluster-autoscaler-status"),
+        ("Deployment", "istiod"),
+        ("PeerAuthentication", "default"),
+        ("RequestAuthentication", "prefect-jwt"),
+        ("Deployment", "prefect-server"),
+        ("Deployment", "prefect-worker"),
+        ("Ingress", "prefect-server"),
+        ("Gateway", "prefect-gateway"),
+    ):
+        assert expected in kinds
+    stages = [d for d in yaml.safe_load_all(manifests.kwok_config_path().read_text()) if d["kind"] == "Stage"]
+    assert "pod-crashloop" in {s["metadata"]["name"] for s in stages}
+
+
+def test_pki_is_made_once_and_tokens_are_per_identity(tmp_path: Path) -> None:
+    counter = iter(range(100))
+    pki = ensure_pki(tmp_path / "pki", lambda name: f"token-{name}-{next(counter)}")
+    first = pki.ca_cert.read_bytes()
+    again = ensure_pki(tmp_path / "pki", lambda name: "other")
+    assert again.ca_cert.read_bytes() == first
+    assert pki.token("admin") != pki.token("kwok")
+    assert oct(pki.sa_key.stat().st_mode & 0o777) == "0o600"
