@@ -77,6 +77,13 @@ class Sandbox:
             timings[component.name] = time.monotonic() - started
             if progress:
                 print(f"sandbox: {component.name} up in {timings[component.name]:.1f} s", file=sys.stderr)
+        for component in self.components:
+            started = time.monotonic()
+            component.finish()
+            waited = time.monotonic() - started
+            timings[component.name] += waited
+            if progress and waited >= 0.05:
+                print(f"sandbox: {component.name} ready after {waited:.1f} s more", file=sys.stderr)
         for scenario in scenarios:
             self.apply(scenario)
         self.write_env_file()

@@ -242,6 +242,13 @@ class Component(ABC):
     def up(self) -> None:
         """Bring the conformant component up; safe to call when it is already up."""
 
+    def finish(self) -> None:  # noqa: B027 - optional hook
+        """Optional second phase, called after every component's `up`: wait for what `up` only launched.
+
+        A component whose server takes long to become ready may launch it in `up` and wait here, so the
+        components after it start meanwhile.
+        """
+
     @abstractmethod
     def down(self) -> None:
         """Stop every process this component started."""

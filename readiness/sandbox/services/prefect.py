@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.base import CACHE_ROOT, Component, ComponentStatus, SandboxError, port_is_open, wait_until
 from readiness.sandbox.services.common import LOOPBACK
 
 API_USER = "admin"
@@ -25,6 +25,7 @@ WORK_POOL = "sandbox-process"
 FLOW_NAME = "readiness-probe"
 DEPLOYMENT_NAME = "sandbox"
 SLOW_DELAY_MS = 1000
+UI_CACHE = CACHE_ROOT / "prefect-ui"
 #: state key the ingress reads to find where to send API traffic
 UPSTREAM_KEY = "prefect_upstream_port"
 
@@ -108,6 +109,8 @@ class PrefectComponent(Component):
                 "PREFECT_REDIS_MESSAGING_USERNAME": "default",
                 "PREFECT_REDIS_MESSAGING_PASSWORD": redis.password(),
                 "PREFECT_UI_API_URL": "/api",
+                # the UI bundle Prefect copies and rewrites on start, kept across sandboxes
+                "PREFECT_UI_STATIC_DIRECTORY": str(UI_CACHE),
                 "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             }
         )
@@ -129,6 +132,13 @@ class PrefectComponent(Component):
             return False
 
     def _start_server(self) -> None:
+        self._spawn_server()
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        wait_until(self._ready, 120, "Prefect server /api/ready", self.ctx.log_path("prefect-server"))
+
+    def _spawn_server(self) -> None:
         self.ctx.spawn(
             "prefect-server",
             [
@@ -146,7 +156,6 @@ class PrefectComponent(Component):
             env=self._server_env(),
             cwd=self.ctx.data_dir("prefect"),
         )
-        wait_until(self._ready, 120, "Prefect server /api/ready", self.ctx.log_path("prefect-server"))
 
     def _flows_dir(self) -> Path:
         flows = self.ctx.data_dir("prefect") / "flows"
@@ -225,19 +234,24 @@ class PrefectComponent(Component):
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def up(self) -> None:
+        """Launch the server; `finish` waits for it, so the components after this one start meanwhile."""
         self._auth_file()
+        self.ctx.set(UPSTREAM_KEY, self.upstream_port())  # the ingress, next, reads it
         if not (self.ctx.is_running("prefect-server") and self._ready()):
             self.ctx.stop("prefect-server")
-            self._start_server()
+            self._spawn_server()
+
+    def finish(self) -> None:
+        self._wait_ready()
         self._ensure_objects()
         self._start_worker()
         if "prefect-slow" in self.ctx.active_scenarios():
             self._start_slow_proxy()
-        self.ctx.set(UPSTREAM_KEY, self.upstream_port())
 
     def down(self) -> None:
         for name in ("prefect-worker", "prefect-slow-proxy", "prefect-server"):
             self.ctx.stop(name, timeout=15)
+        self.ctx.set(UPSTREAM_KEY, self.port)
 
     def status(self) -> ComponentStatus:
         ready = self.ctx.is_running("prefect-server") and self._ready()
