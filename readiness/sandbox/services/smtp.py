@@ -57,6 +57,13 @@ class SmtpComponent(Component):
     def maildir(self) -> Path:
         return self.dir / "Maildir"
 
+    def _known_maildir(self) -> Path:
+        """Where the Maildir is, without creating anything (for `env`)."""
+        local = self.ctx.root / "data" / "smtp"
+        location = local / "LOCATION"
+        base = Path(location.read_text().strip()) if location.exists() else local
+        return base / "Maildir"
+
     def password(self) -> str:
         return self.ctx.secret("smtp")
 
@@ -188,7 +195,7 @@ service anvil {{
             healthy = healthy and self.ctx.is_running("imap") and port_is_open(self.imap_port)
             detail += f", IMAPS {LOOPBACK}:{self.imap_port}"
         else:
-            detail += f", no IMAP (dovecot missing): read {self.maildir}"
+            detail += f", no IMAP (dovecot missing): read {self._known_maildir()}"
         return ComponentStatus(self.name, healthy, detail, procs)
 
     def env(self) -> dict[str, str]:
@@ -200,7 +207,7 @@ service anvil {{
             "READINESS_SMTP_PASSWORD_FILE": str(self.ctx.secret_path("smtp")),
             "READINESS_SMTP_FROM": f"prefect@{MAIL_DOMAIN}",
             "READINESS_SMTP_TO": USER,
-            "READINESS_SMTP_MAILDIR": str(self.maildir),
+            "READINESS_SMTP_MAILDIR": str(self._known_maildir()),
         }
         if self._imap_available():
             out.update(
