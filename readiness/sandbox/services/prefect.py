@@ -48,6 +48,7 @@ class PrefectComponent(Component):
     scenarios = {
         "prefect-no-auth": "the API answers without credentials (basic auth off)",
         "prefect-slow": f"a proxy adds {SLOW_DELAY_MS} ms to every API request through the ingress",
+        "prefect-db-down": "the Prefect server's PostgreSQL is stopped: the API is live but not ready",
     }
 
     @property
@@ -298,6 +299,11 @@ class PrefectComponent(Component):
             self._set_active(scenario, True)
             self._start_slow_proxy()
             self._reroute()
+        elif scenario == "prefect-db-down":
+            from readiness.sandbox.services.postgres import PostgresComponent
+
+            self._set_active(scenario, True)
+            PostgresComponent(self.ctx).down()
         else:
             super().apply(scenario)
 
@@ -310,5 +316,11 @@ class PrefectComponent(Component):
             self._reroute()
             time.sleep(0.2)
             self.ctx.stop("prefect-slow-proxy")
+        elif scenario == "prefect-db-down":
+            from readiness.sandbox.services.postgres import PostgresComponent
+
+            self._set_active(scenario, False)
+            PostgresComponent(self.ctx).up()
+            self._wait_ready()
         else:
             super().revert(scenario)

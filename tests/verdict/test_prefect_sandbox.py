@@ -1,0 +1,30 @@
+"""Verdicts of the Prefect suite on the whole sandbox: through the TLS ingress, on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+
+def test_conformant_sandbox_passes_the_prefect_api_checks(suites):
+    verdicts = suites.run("prefect")
+    assert verdicts.outcome("PREFECT-API-HEALTH") == "pass", verdicts.explain("PREFECT-API-HEALTH")
+    assert verdicts.outcome("PREFECT-API-VERSION") == "pass", verdicts.explain("PREFECT-API-VERSION")
+    assert verdicts.results["PREFECT-API-VERSION"]["evidence"]["server"]["request"].startswith("GET https://")
+
+
+def test_database_down_fails_api_health_and_nothing_else(suites):
+    with suites.scenario("prefect-db-down"):
+        verdicts = suites.run("prefect")
+    health = verdicts.results["PREFECT-API-HEALTH"]
+    assert health["outcome"] == "fail", verdicts.explain("PREFECT-API-HEALTH")
+    assert health["observed"].startswith("503")
+    assert verdicts.code == 1
+
+
+def test_slow_api_still_passes_health_within_its_timeout(suites):
+    with suites.scenario("prefect-slow"):
+        verdicts = suites.run("prefect")
+    assert verdicts.outcome("PREFECT-API-HEALTH") == "pass", verdicts.explain("PREFECT-API-HEALTH")
+    assert verdicts.results["PREFECT-API-HEALTH"]["evidence"]["elapsed_ms"] >= 900
