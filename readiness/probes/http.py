@@ -12,6 +12,16 @@ import httpx
 from readiness.expect import CheckError, now_iso
 
 
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
+    """A verifying TLS context: the given CA bundle only, or the system store when none is configured."""
+    if ca_bundle:
+        try:
+            return ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise CheckError(f"cannot load the CA bundle {ca_bundle}: {exc}") from None
+    return ssl.create_default_context()
+
+
 def describe_transport_error(exc: Exception, url: str) -> str:
     """One line saying why `url` could not be reached."""
     cause = exc.__cause__ or exc.__context__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ class Versions:
 class PrefectAPI:
     """A read-only view of a Prefect API given by a :class:`PrefectTarget`."""
 
-    def __init__(self, target: PrefectTarget, timeout: float = 10.0, verify: str | bool = True) -> None:
+    def __init__(self, target: PrefectTarget, timeout: float = 10.0, verify: ssl.SSLContext | bool = True) -> None:
         if not target.api_url:
             raise CheckError(
                 "no Prefect API configured: set PREFECT_API_URL (and PREFECT_API_KEY or PREFECT_API_AUTH_STRING) "

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
 from readiness.targets import ca_bundle, prefect_target
 
 
 @pytest.fixture
 def prefect_api(probe_timeout: float) -> Iterator[PrefectAPI]:
-    api = PrefectAPI(prefect_target(), timeout=probe_timeout, verify=ca_bundle() or True)
+    api = PrefectAPI(prefect_target(), timeout=probe_timeout, verify=tls_verify(ca_bundle()))
     try:
         yield api
     finally:
