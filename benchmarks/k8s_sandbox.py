@@ -103,11 +103,17 @@ def scale(root: Path, nodes: int, pods: int) -> dict[str, Any]:
             sandbox.up(progress=True)
             result["nodes_ready_seconds"] = time.monotonic() - started
             result["nodes_peak_rss_bytes"] = sampler.peak
+            print(
+                f"{nodes:,} Ready nodes: {result['nodes_ready_seconds']:.1f} s from a cold start, "
+                f"peak RSS {_mib(sampler.peak)}",
+                flush=True,
+            )
             if pods:
                 ctx.set("pods", pods)
                 started = time.monotonic()
                 sandbox.up(progress=True)
                 result["pods_running_seconds"] = time.monotonic() - started
+                print(f"{pods:,} Running pods on them: {result['pods_running_seconds']:.1f} s more", flush=True)
             result["peak_rss_bytes"] = sampler.peak
             result["per_process_peak_rss_bytes"] = dict(sampler.per_process_peak)
     finally:
@@ -137,18 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         warm = warm_up(Path(tmp))
         figures["warm"] = warm
         goal = "met" if warm["up_seconds"] < 30 else "MISSED"
-        print(f"sandbox up, warm cache, 3 nodes: {warm['up_seconds']:.1f} s (goal < 30 s: {goal})")
+        print(f"sandbox up, warm cache, 3 nodes: {warm['up_seconds']:.1f} s (goal < 30 s: {goal})", flush=True)
         again, down = warm["second_up_seconds"], warm["down_seconds"]
         print(f"second up (already running): {again:.1f} s; down: {down:.1f} s")
         if not args.skip_scale:
             result = scale(Path(tmp), args.nodes, args.pods)
             figures["scale"] = result
-            print(
-                f"{args.nodes:,} Ready nodes: {result['nodes_ready_seconds']:.1f} s from a cold start, "
-                f"peak RSS {_mib(result['nodes_peak_rss_bytes'])}"
-            )
-            if args.pods:
-                print(f"{args.pods:,} Running pods on them: {result['pods_running_seconds']:.1f} s more")
             per = ", ".join(f"{k} {_mib(v)}" for k, v in result["per_process_peak_rss_bytes"].items())
             print(f"peak RSS, all processes: {_mib(result['peak_rss_bytes'])} ({per})")
     if args.json:

@@ -230,8 +230,8 @@ class KubernetesComponent(Component):
                 "--disable-admission-plugins=TaintNodesByCondition",
                 "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
-                "--max-requests-inflight=1600",
-                "--max-mutating-requests-inflight=800",
+                "--max-requests-inflight=4000",
+                "--max-mutating-requests-inflight=2000",
                 "--event-ttl=30m",
                 "--profiling=false",
                 "--v=1",
@@ -262,8 +262,10 @@ class KubernetesComponent(Component):
                 # The TTL controller re-annotates every Node when the cluster crosses a size bucket
                 # (5,000 writes at 5,000 nodes) for a kubelet cache hint nobody reads here.
                 "--controllers=*,-ttl-controller",
-                "--kube-api-qps=800",
-                "--kube-api-burst=1600",
+                # ReplicaSets create pods in parallel batches of up to 500: keep what reaches the API
+                # server under its in-flight limit (a 429 puts a ReplicaSet into long back-off).
+                "--kube-api-qps=300",
+                "--kube-api-burst=600",
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-gc-syncs=40",
