@@ -443,6 +443,16 @@ def test_prefect_no_auth(svc: Services) -> None:
         assert client.post("/flows/filter", json={}).status_code == 401
 
 
+def test_prefect_db_down(svc: Services) -> None:
+    with svc.scenario("prefect-db-down"), api(svc) as client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+    with api(svc) as client:
+        assert client.get("/ready").status_code == 200
+        assert client.post("/flows/filter", json={"limit": 1}).status_code == 200
+
+
 def _api_seconds(svc: Services) -> float:
     with api(svc) as client:
         client.get("/health")
@@ -655,6 +665,7 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "no-hsts",
         "prefect-no-auth",
         "prefect-slow",
+        "prefect-db-down",
         "dns-wrong-address",
         "smtp-no-starttls",
         "smtp-bad-auth",
