@@ -176,4 +176,8 @@ def write_html(report: dict[str, Any]) -> str:
         order=OUTCOME_ORDER,
         icon=ICON,
         drift_lines=drift_lines(report["drift"]) if report.get("drift") else [],
+        attention=sorted(
+            (r for r in report["results"] if r["outcome"] in ("fail", "error", "warn")),
+            key=lambda r: OUTCOME_ORDER.index(r["outcome"]),
+        ),
     )
