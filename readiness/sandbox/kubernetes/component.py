@@ -161,6 +161,7 @@ class KubernetesComponent(Component):
     # -- processes -------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
         if not self.ctx.is_running(name):
+            # Fewer garbage collections for more memory: CPU is what the 2-core machines lack.
             self.ctx.spawn(name, argv, env={"GOGC": "200"})
 
     def _start_etcd(self, bins: binaries.Binaries) -> None:
@@ -198,6 +199,27 @@ class KubernetesComponent(Component):
     def _start_apiserver(self, bins: binaries.Binaries, pki: Pki) -> None:
         cert_dir = self.workdir / "apiserver-certs"
         cert_dir.mkdir(exist_ok=True)
+        # Events beyond 100/s (a scale run's 40,000 "Scheduled"/"SuccessfulCreate" events) are
+        # refused at admission instead of costing an etcd write and a watch fan-out each.
+        admission = self.workdir / "admission.yaml"
+        admission.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "apiserver.config.k8s.io/v1",
+                    "kind": "AdmissionConfiguration",
+                    "plugins": [
+                        {
+                            "name": "EventRateLimit",
+                            "configuration": {
+                                "apiVersion": "eventratelimit.admission.k8s.io/v1alpha1",
+                                "kind": "Configuration",
+                                "limits": [{"type": "Server", "qps": 100, "burst": 500}],
+                            },
+                        }
+                    ],
+                }
+            )
+        )
         self._spawn(
             "k8s-apiserver",
             [
@@ -228,6 +250,8 @@ class KubernetesComponent(Component):
                 # lifts once the node is Ready; with thousands of kwok nodes created at once that
                 # lifting takes minutes. kwok nodes are Ready at once, so register them without it.
                 "--disable-admission-plugins=TaintNodesByCondition",
+                "--enable-admission-plugins=EventRateLimit",
+                f"--admission-control-config-file={admission}",
                 "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
                 "--max-requests-inflight=4000",
@@ -500,6 +524,9 @@ class KubernetesComponent(Component):
                     continue
                 if not _rolled_out(deployment):
                     return False
+                # Controller status can lag a pod deletion: count the sandbox's own pods too.
+                if where[0] in SANDBOX_NAMESPACES and not _pods_settled(kube, deployment):
+                    return False
             return True
 
         wait_for(done, timeout, "Deployments available", interval=0.5)
@@ -571,12 +598,7 @@ class KubernetesComponent(Component):
     def _wait_rollout(self, kube: Kube, ref: Ref) -> None:
         def done() -> bool:
             deployment = kube.get(ref)
-            if deployment is None or not _rolled_out(deployment):
-                return False
-            selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
-            pods = kube.list(Ref("v1", "Pod", namespace=ref.namespace, label_selector=selector))
-            want = deployment["spec"].get("replicas", 1)
-            return len(pods) == want and all(_pod_ready(p) for p in pods)
+            return deployment is not None and _rolled_out(deployment) and _pods_settled(kube, deployment)
 
         wait_for(done, 90, f"rollout of {ref}", interval=0.5)
 
@@ -641,6 +663,14 @@ def _patch_node(kube: Kube, desired: Obj, current: Obj) -> None:
     kube.patch(ref, {"metadata": {"labels": desired["metadata"]["labels"]}})
     status = {"capacity": desired["status"]["capacity"], "allocatable": desired["status"]["allocatable"]}
     kube.patch(ref, {"status": status}, subresource="status")
+
+
+def _pods_settled(kube: Kube, deployment: Obj) -> bool:
+    """Exactly `replicas` pods of the Deployment, all Running and Ready, none terminating."""
+    selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+    namespace = deployment["metadata"]["namespace"]
+    pods = kube.list(Ref("v1", "Pod", namespace=namespace, label_selector=selector))
+    return len(pods) == deployment["spec"].get("replicas", 1) and all(_pod_ready(p) for p in pods)
 
 
 def _pod_ready(pod: Obj) -> bool:
