@@ -346,10 +346,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             duration_s=round(time.perf_counter() - started, 4),
             started_at=now_iso(),
         )
-        payload = state.redactor.text(json.dumps(result.to_dict(), default=str))
+        raw = json.dumps(result.to_dict(), default=str)
+        payload = state.redactor.text(raw)
         report.user_properties.append((RESULT_KEY, payload))
-        # The redacted copy, kept on the report to save parsing it again in this process.
-        report._readiness_result = CheckResult.from_dict(json.loads(payload))  # type: ignore[attr-defined]
+        # Kept on the report to save parsing it again in this process; re-read only if redaction changed it.
+        cached = result if payload == raw else CheckResult.from_dict(json.loads(payload))
+        report._readiness_result = cached  # type: ignore[attr-defined]
         # Short, redacted failure text: the cause, not a traceback, for outcomes the check explains.
         if call.excinfo is not None and outcome in (Outcome.fail, Outcome.warn, Outcome.error):
             exc = call.excinfo.value

@@ -6,6 +6,7 @@ line naming the file, the key and what was expected; the plugin turns it into py
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -92,10 +93,9 @@ class ProfileFile(_Strict):
         return value
 
 
-class Profile(BaseModel):
-    """A resolved profile: the chain of files merged, every requirement complete."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Profile:
+    """A resolved profile: the chain of files merged, every requirement complete and validated."""
 
     name: str
     description: str

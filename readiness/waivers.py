@@ -17,7 +17,7 @@ WAIVABLE = frozenset({Outcome.fail, Outcome.warn, Outcome.error})
 
 
 class Waiver(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(pattern=REQUIREMENT_ID)
     reason: str = Field(min_length=1)
@@ -26,7 +26,7 @@ class Waiver(BaseModel):
 
 
 class WaiverFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     waivers: list[Waiver] = Field(default_factory=list)
 
