@@ -51,14 +51,21 @@ class Sandbox:
         raise SandboxError(f"scenario {scenario!r} belongs to {component_name}, which is not part of this sandbox")
 
     def apply(self, scenario: str) -> None:
-        self._owner(scenario).apply(scenario)
+        """Record `scenario` as active, then let its component break the one thing it names.
+
+        Recorded first, so a component that renders its configuration from ctx.active_scenarios()
+        sees the state it is moving to; left recorded if apply fails, so `revert` can still undo it.
+        """
+        owner = self._owner(scenario)
         active = self.ctx.active_scenarios()
         if scenario not in active:
             self.ctx.set("scenarios", [*active, scenario])
+        owner.apply(scenario)
 
     def revert(self, scenario: str) -> None:
-        self._owner(scenario).revert(scenario)
+        owner = self._owner(scenario)
         self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
+        owner.revert(scenario)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def up(self, scenarios: Iterable[str] = (), progress: bool = True) -> dict[str, float]:

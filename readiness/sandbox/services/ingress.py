@@ -237,12 +237,9 @@ http {{
     def apply(self, scenario: str) -> None:
         if scenario not in self.scenarios:
             super().apply(scenario)
-        active = [s for s in self.ctx.active_scenarios() if s != scenario]
-        self.ctx.set("scenarios", [*active, scenario])
         self.reload()
 
     def revert(self, scenario: str) -> None:
         if scenario not in self.scenarios:
             super().revert(scenario)
-        self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
         self.reload()

@@ -310,11 +310,6 @@ class PostgresComponent(Component):
         wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL port to close")
         self._start(major)
 
-    def _set_active(self, scenario: str, on: bool) -> None:
-        # The orchestrator records the scenario after apply(); settings read it, so record it now.
-        active = [s for s in self.ctx.active_scenarios() if s != scenario]
-        self.ctx.set("scenarios", [*active, scenario] if on else active)
-
     def _dump(self) -> Path:
         dump = self._base() / "prefect.dump"
         _, socket_dir = self._dirs(15)
@@ -340,17 +335,14 @@ class PostgresComponent(Component):
 
     def apply(self, scenario: str) -> None:
         if scenario == "pg-no-tls":
-            self._set_active(scenario, True)
             self._reload15()
         elif scenario == "pg-few-connections":
-            self._set_active(scenario, True)
             if "pg-untested-major" not in self.ctx.active_scenarios():
                 self._restart(15)
             else:
                 self._restart(16)
         elif scenario == "pg-untested-major":
             dump = self._dump() if self.ctx.is_running("postgres") else None
-            self._set_active(scenario, True)
             self._stop(15)
             wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 15 port to close")
             data16, _ = self._dirs(16)
@@ -388,14 +380,11 @@ class PostgresComponent(Component):
 
     def revert(self, scenario: str) -> None:
         if scenario == "pg-no-tls":
-            self._set_active(scenario, False)
             if self._major() == 15:
                 self._reload15()
         elif scenario == "pg-few-connections":
-            self._set_active(scenario, False)
             self._restart(self._major())
         elif scenario == "pg-untested-major":
-            self._set_active(scenario, False)
             self._stop(16)
             wait_until(lambda: not port_is_open(self.port), 15, "PostgreSQL 16 port to close")
             self._start(15)

@@ -274,9 +274,6 @@ class PrefectComponent(Component):
         }
 
     # -- scenarios ---------------------------------------------------------------------------------
-    def _set_active(self, scenario: str, on: bool) -> None:
-        active = [s for s in self.ctx.active_scenarios() if s != scenario]
-        self.ctx.set("scenarios", [*active, scenario] if on else active)
 
     def _restart_server(self) -> None:
         self.ctx.stop("prefect-server", timeout=15)
@@ -293,33 +290,27 @@ class PrefectComponent(Component):
 
     def apply(self, scenario: str) -> None:
         if scenario == "prefect-no-auth":
-            self._set_active(scenario, True)
             self._restart_server()
         elif scenario == "prefect-slow":
-            self._set_active(scenario, True)
             self._start_slow_proxy()
             self._reroute()
         elif scenario == "prefect-db-down":
             from readiness.sandbox.services.postgres import PostgresComponent
 
-            self._set_active(scenario, True)
             PostgresComponent(self.ctx).down()
         else:
             super().apply(scenario)
 
     def revert(self, scenario: str) -> None:
         if scenario == "prefect-no-auth":
-            self._set_active(scenario, False)
             self._restart_server()
         elif scenario == "prefect-slow":
-            self._set_active(scenario, False)
             self._reroute()
             time.sleep(0.2)
             self.ctx.stop("prefect-slow-proxy")
         elif scenario == "prefect-db-down":
             from readiness.sandbox.services.postgres import PostgresComponent
 
-            self._set_active(scenario, False)
             PostgresComponent(self.ctx).up()
             self._wait_ready()
         else:

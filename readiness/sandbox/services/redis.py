@@ -230,9 +230,6 @@ class RedisComponent(Component):
         }
 
     # -- scenarios ---------------------------------------------------------------------------------
-    def _set_active(self, scenario: str, on: bool) -> None:
-        active = [s for s in self.ctx.active_scenarios() if s != scenario]
-        self.ctx.set("scenarios", [*active, scenario] if on else active)
 
     def _config_set(self, key: str, value: str) -> None:
         with self._client() as client:
@@ -244,7 +241,6 @@ class RedisComponent(Component):
         old_name, new_name = ("redis", "redis-old") if to_old else ("redis-old", "redis")
         self.ctx.stop(old_name)
         wait_until(lambda: not port_is_open(self.port), 10, "Redis port to close")
-        self._set_active("redis-old", to_old)
         self._start_server()
         assert self._proc() == new_name
 
@@ -261,7 +257,6 @@ class RedisComponent(Component):
             self._config_set("requirepass", "")
         else:
             super().apply(scenario)
-        self._set_active(scenario, True)
         self._config()
 
     def revert(self, scenario: str) -> None:
@@ -276,5 +271,4 @@ class RedisComponent(Component):
             self._config_set("requirepass", self.password())
         else:
             super().revert(scenario)
-        self._set_active(scenario, False)
         self._config()

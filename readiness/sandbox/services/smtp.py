@@ -225,8 +225,6 @@ service anvil {{
     def _set(self, scenario: str, on: bool) -> None:
         if scenario not in self.scenarios:
             raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
-        active = [s for s in self.ctx.active_scenarios() if s != scenario]
-        self.ctx.set("scenarios", [*active, scenario] if on else active)
         self._write_mode()
 
     def apply(self, scenario: str) -> None:
