@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from readiness.redact import MASK, Redactor
+from tests.suite_run import ROOT, run_suites
 
-ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-Zx81qPw0-secret"
 PROFILE_CANARY = "pcanary-7Hq2Lm9v"  # only in the Prefect profile file
 
@@ -93,32 +90,9 @@ def test_leaks_profile_key(expect):
 """
     )
     report_dir = tmp_path / "reports"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--profile",
-            "sandbox",
-            "--report-dir",
-            str(report_dir),
-            "-rA",
-            "-vv",
-            str(ROOT / "suites"),
-            str(checks),
-            "--rootdir",
-            str(ROOT),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    output = proc.stdout + proc.stderr
+    verdicts = run_suites([ROOT / "suites", checks], env=env, report_dir=report_dir, extra=["-rA", "-vv"], timeout=120)
+    assert verdicts.code == 1, verdicts.output
+    output = verdicts.output
     assert "REDIS-AUTH" in output
     assert CANARY not in output
     assert PROFILE_CANARY not in output

@@ -5,18 +5,15 @@ The sandbox verdict tests cover the same checks on the full install (PostgreSQL,
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.prefect_server import PrefectServer, prefect_server, silent_server
+from tests.suite_run import ROOT, run_suites
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -30,29 +27,10 @@ def run_suite(tmp_path: Path, env_overrides: dict[str, str], *args: str) -> tupl
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "client-home")
     env.update(env_overrides)
-    report_dir = tmp_path / "reports"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            str(ROOT / "suites" / "prefect"),
-            "--rootdir",
-            str(ROOT),
-            "--report-dir",
-            str(report_dir),
-            *args,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    report = json.loads((report_dir / "latest" / "conformance.json").read_text())
-    return proc.returncode, {r["id"]: r for r in report["results"]}, proc.stdout + proc.stderr
+    profile, extra = args[1], args[2:]  # callers pass "--profile", NAME, ...
+    verdicts = run_suites([ROOT / "suites" / "prefect"], env=env, report_dir=tmp_path / "reports",
+                          profile=profile, extra=extra, timeout=180)  # fmt: skip
+    return verdicts.code, verdicts.results, verdicts.output
 
 
 def test_conformant_server_passes_health_and_version(server, tmp_path):
