@@ -120,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     profile_arg = config.getoption("readiness_profile")
     if not profile_arg:
         return
+    _refuse_a_moved_rootdir(config)
     redactor = default_redactor()
     redactor.learn_from_environment()
     # Credentials can also come from the active Prefect profile (profiles.toml), not the environment.
@@ -148,6 +149,31 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(config, profile, waivers, redactor)
     config.stash[_state_key] = state
     config.pluginmanager.register(_Collector(state), "readiness-collector")
+
+
+_PATH_OPTIONS = {"--profile": "readiness_profile", "--baseline": "readiness_baseline", "--waivers": "readiness_waivers"}
+
+
+def _refuse_a_moved_rootdir(config: pytest.Config) -> None:
+    """pytest chooses its rootdir before plugins parse their options, so in `--profile /elsewhere/x.yaml`
+    it takes the path for a test path: the rootdir moves, the project's pytest settings are not read and
+    the wrong tests would run. `--profile=/elsewhere/x.yaml` (one argument) is not mistaken."""
+    if config.inipath is not None:
+        return
+    args = list(config.invocation_params.args)
+    here = config.invocation_params.dir.resolve()
+    for flag, dest in _PATH_OPTIONS.items():
+        value = config.getoption(dest)
+        if not value or flag not in args or not Path(value).exists():
+            continue
+        index = args.index(flag)
+        outside = here not in (here / value).resolve().parents
+        if index + 1 < len(args) and args[index + 1] == value and outside:
+            raise pytest.UsageError(
+                f"{flag} {value}: pytest took this path for a test path and chose rootdir {config.rootpath}, "
+                f"so the project's pytest settings were not read; write {flag}={value} (one argument) "
+                "or name the settings file with -c pyproject.toml"
+            )
 
 
 def _strict(config: pytest.Config) -> bool:

@@ -40,7 +40,7 @@ def run_suites(
 ) -> Verdicts:
     """`pytest --profile PROFILE --report-dir REPORT_DIR PATHS...` from the project root, in `env`."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT), "--profile", profile,
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT), f"--profile={profile}",
          "--report-dir", str(report_dir), *map(str, paths), *extra],
         cwd=ROOT, env=dict(env), capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip

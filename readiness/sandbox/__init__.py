@@ -57,6 +57,11 @@ class Sandbox:
         sees the state it is moving to; left recorded if apply fails, so `revert` can still undo it.
         """
         owner = self._owner(scenario)
+        status = owner.status()
+        if not status.healthy:
+            raise SandboxError(
+                f"cannot apply {scenario!r}: {owner.name} is not up ({status.detail}); run `readiness sandbox up` first"
+            )
         active = self.ctx.active_scenarios()
         if scenario not in active:
             self.ctx.set("scenarios", [*active, scenario])

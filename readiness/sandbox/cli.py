@@ -136,4 +136,10 @@ def run(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"readiness sandbox: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a component failed in a way it did not foresee: one line, and where to look
+        print(
+            f"readiness sandbox: error: {type(exc).__name__}: {exc} (component logs: {state_dir / 'logs'})",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -86,7 +86,7 @@ def test_baseline_option_adds_a_drift_section_to_every_format(pytester, tmp_path
     pytester.makepyfile(test_checks=checks)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(_report({"K8S-NODE-COUNT": ("pass", 3)})))
-    pytester.runpytest("-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out", "--baseline", str(baseline))
+    pytester.runpytest("-p", "readiness.plugin", "--profile", "aws", "--report-dir", "out", f"--baseline={baseline}")
     latest = pytester.path / "out" / "latest"
     report = json.loads((latest / "conformance.json").read_text())
     assert report["drift"]["new_failures"] == [{"id": "K8S-NODE-COUNT", "outcome": "warn", "was": "pass"}]

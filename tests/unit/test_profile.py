@@ -181,3 +181,21 @@ def test_a_bad_profile_stops_pytest_with_exit_status_4_and_no_traceback(checks_d
     err = result.stderr.str()
     assert "levle: unknown key" in err
     assert "Traceback" not in err + result.stdout.str()
+
+
+def test_a_profile_outside_the_project_is_refused_with_a_fix_unless_given_as_one_argument(tmp_path):
+    """pytest would take `--profile /elsewhere/x.yaml` for a test path, move its rootdir and run other tests."""
+    import subprocess
+    import sys
+
+    root = PROFILE_DIR.parent
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"name: mine\nextends: {PROFILE_DIR / 'aws.yaml'}\n")
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"]
+    two = subprocess.run([*base, "--profile", str(path)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert two.returncode == 4
+    assert f"write --profile={path} (one argument)" in two.stderr
+    one = subprocess.run([*base, f"--profile={path}"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "suites/prefect/test_api.py::test_api_is_live_and_ready" in one.stdout
+    assert "tests/" not in one.stdout
