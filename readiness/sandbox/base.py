@@ -261,7 +261,11 @@ class Component(ABC):
         return {}
 
     def apply(self, scenario: str) -> None:
-        """Break the one thing `scenario` names, in place on the running component."""
+        """Break the one thing `scenario` names, in place on the running component.
+
+        The orchestrator has already recorded `scenario` in ctx.active_scenarios() (and drops it before
+        `revert`), so configuration rendered from that list describes the target state.
+        """
         raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
 
     def revert(self, scenario: str) -> None:
