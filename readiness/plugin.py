@@ -37,6 +37,8 @@ class RunState:
         self.redactor = redactor
         self.started_at = dt.datetime.now(dt.UTC)
         self.checks: list[CheckResult] = []
+        #: payload -> result, for the results this process made (saves parsing them again)
+        self.parsed: dict[str, CheckResult] = {}
         self.budget: float | None = config.getoption("readiness_budget")
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
@@ -375,9 +377,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         raw = json.dumps(result.to_dict(), default=str)
         payload = state.redactor.text(raw)
         report.user_properties.append((RESULT_KEY, payload))
-        # Kept on the report to save parsing it again in this process; re-read only if redaction changed it.
-        cached = result if payload == raw else CheckResult.from_dict(json.loads(payload))
-        report._readiness_result = cached  # type: ignore[attr-defined]
+        # Kept by this process to save parsing it again (not on the report: xdist serialises reports);
+        # re-read only if redaction changed it.
+        state.parsed[payload] = result if payload == raw else CheckResult.from_dict(json.loads(payload))
         # Short, redacted failure text: the cause, not a traceback, for outcomes the check explains.
         if call.excinfo is not None and outcome in (Outcome.fail, Outcome.warn, Outcome.error):
             exc = call.excinfo.value
@@ -389,18 +391,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _result_of(report: pytest.TestReport) -> CheckResult | None:
-    cached = getattr(report, "_readiness_result", None)
-    if cached is not None:
-        return cached
+def _result_of(report: pytest.TestReport, state: RunState) -> CheckResult | None:
     for key, value in report.user_properties:
         if key == RESULT_KEY:
-            return CheckResult.from_dict(json.loads(value))
+            cached = state.parsed.get(value)
+            return cached if cached is not None else CheckResult.from_dict(json.loads(value))
     return None
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    result = _result_of(report) if isinstance(report, pytest.TestReport) else None
+    state = _state(config)
+    if state is None or not isinstance(report, pytest.TestReport):
+        return None
+    result = _result_of(report, state)
     if result is None:
         return None
     if result.outcome is Outcome.warn:
@@ -417,7 +420,7 @@ class _Collector:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        result = _result_of(report)
+        result = _result_of(report, self.state)
         if result is not None and self.state.is_controller:
             self.state.checks.append(result)
 

@@ -42,12 +42,14 @@ def test_bug(expect):
 """
 
 
-def _run(pytester: pytest.Pytester, *args: str, checks: str = CHECKS) -> tuple[pytest.RunResult, dict]:
+def _run(
+    pytester: pytest.Pytester, *args: str, checks: str = CHECKS, out: str = "out"
+) -> tuple[pytest.RunResult, dict]:
     pytester.makepyfile(test_checks=checks)
     result = pytester.runpytest(
-        "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile", "aws", "--report-dir", "out", *args
+        "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile", "aws", "--report-dir", out, *args
     )
-    latest = pytester.path / "out" / "latest" / "conformance.json"
+    latest = pytester.path / out / "latest" / "conformance.json"
     report = json.loads(latest.read_text()) if latest.exists() else {}
     return result, report
 
@@ -170,14 +172,18 @@ def test_collect_only_lists_checks_without_running_them(pytester):
 
 
 def test_xdist_gives_the_same_report_as_a_serial_run(pytester):
-    _, serial = _run(pytester)
-    _, parallel = _run(pytester, "-n", "2")
+    serial_run, serial = _run(pytester, out="serial")
+    parallel_run, parallel = _run(pytester, "-n", "2", out="parallel")
+    assert parallel_run.ret == serial_run.ret == 1
+    assert "INTERNALERROR" not in parallel_run.stdout.str() + parallel_run.stderr.str()
+    assert parallel["run"]["id"] != serial["run"]["id"]
     assert _outcomes(parallel) == _outcomes(serial)
     strip = ("duration_s", "evidence", "checks")
     assert [{k: v for k, v in r.items() if k not in strip} for r in parallel["results"]] == [
         {k: v for k, v in r.items() if k not in strip} for r in serial["results"]
     ]
     assert parallel["summary"] == serial["summary"]
+    assert "WARN" in parallel_run.stdout.str()
 
 
 def test_all_four_report_files_and_latest_link(pytester):
