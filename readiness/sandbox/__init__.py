@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from readiness.sandbox.base import Component, ComponentStatus, SandboxContext, SandboxError
 from readiness.sandbox.registry import component_classes
@@ -71,6 +72,15 @@ class Sandbox:
         owner = self._owner(scenario)
         self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
         owner.revert(scenario)
+
+    @contextmanager
+    def scenario(self, name: str) -> Iterator[None]:
+        """Apply `name` for the duration of a `with` block, then revert it, also on error."""
+        self.apply(name)
+        try:
+            yield
+        finally:
+            self.revert(name)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def up(self, scenarios: Iterable[str] = (), progress: bool = True) -> dict[str, float]:

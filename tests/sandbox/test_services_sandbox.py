@@ -77,13 +77,8 @@ class Services:
         """Trusts the sandbox root CA only."""
         return ssl.create_default_context(cafile=self.ca)
 
-    @contextlib.contextmanager
-    def scenario(self, name: str) -> Iterator[None]:
-        self.sandbox.apply(name)
-        try:
-            yield
-        finally:
-            self.sandbox.revert(name)
+    def scenario(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self.sandbox.scenario(name)
 
 
 @pytest.fixture(scope="module")

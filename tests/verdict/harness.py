@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from readiness.sandbox import Sandbox
@@ -27,10 +26,5 @@ class SuiteRunner:
         paths = [ROOT / "suites" / s for s in suites] or [ROOT / "suites"]
         return run_suites(paths, env=env, report_dir=report_dir, profile=profile, extra=extra)
 
-    @contextmanager
-    def scenario(self, name: str) -> Iterator[None]:
-        self.sandbox.apply(name)
-        try:
-            yield
-        finally:
-            self.sandbox.revert(name)
+    def scenario(self, name: str) -> AbstractContextManager[None]:
+        return self.sandbox.scenario(name)
