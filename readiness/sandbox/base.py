@@ -264,10 +264,21 @@ class Component(ABC):
         """Break the one thing `scenario` names, in place on the running component.
 
         The orchestrator has already recorded `scenario` in ctx.active_scenarios() (and drops it before
-        `revert`), so configuration rendered from that list describes the target state.
+        `revert`), so configuration rendered from that list describes the target state. By default that is
+        all a fault needs: `reconfigure()` renders the configuration again and reloads.
         """
-        raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+        self._known(scenario)
+        self.reconfigure()
 
     def revert(self, scenario: str) -> None:
         """Undo `apply(scenario)`, restoring the conformant state in place."""
-        raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+        self._known(scenario)
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Render the configuration from ctx.active_scenarios() and make the running server use it."""
+        raise SandboxError(f"{self.name}: its scenarios are not implemented")
+
+    def _known(self, scenario: str) -> None:
+        if scenario not in self.scenarios:
+            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")

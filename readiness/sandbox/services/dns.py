@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from readiness.sandbox.base import Component, ComponentStatus, SandboxError, wait_until
+from readiness.sandbox.base import Component, ComponentStatus, wait_until
 from readiness.sandbox.services.common import CA_IDENTIFIER, DOMAIN, LOOPBACK
 
 WRONG_ADDRESS = "127.0.0.2"
@@ -100,16 +100,8 @@ _dmarc   IN TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
             "READINESS_CA_IDENTIFIER": CA_IDENTIFIER,
         }
 
-    def _set(self, scenario: str, on: bool) -> None:
-        if scenario not in self.scenarios:
-            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+    def reconfigure(self) -> None:
         self.ctx.set("dns_serial", int(self.ctx.get("dns_serial", 1)) + 1)  # type: ignore[arg-type]
         self._write_zone()
-        want = WRONG_ADDRESS if on else LOOPBACK
+        want = WRONG_ADDRESS if "dns-wrong-address" in self.ctx.active_scenarios() else LOOPBACK
         wait_until(lambda: self._answers() == [want], 10, "DNS zone change")
-
-    def apply(self, scenario: str) -> None:
-        self._set(scenario, True)
-
-    def revert(self, scenario: str) -> None:
-        self._set(scenario, False)

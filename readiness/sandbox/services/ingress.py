@@ -167,7 +167,7 @@ http {{
     def _serving(self) -> bool:
         return port_is_open(self.https_port) and port_is_open(self.http_port)
 
-    def reload(self) -> None:
+    def reconfigure(self) -> None:
         """Write the config for the active scenarios and reload nginx in place."""
         self._write()
         pid = self.ctx.pid("ingress")
@@ -200,7 +200,7 @@ http {{
     def up(self) -> None:
         self._write()
         if self.running() and self._serving():
-            self.reload()
+            self.reconfigure()
             return
         self.ctx.stop("ingress")
         self.ctx.spawn("ingress", ["nginx", "-c", self.conf])
@@ -233,13 +233,3 @@ http {{
             "READINESS_INGRESS_HTTPS_PORT": str(self.https_port),
             "READINESS_INGRESS_HTTP_PORT": str(self.http_port),
         }
-
-    def apply(self, scenario: str) -> None:
-        if scenario not in self.scenarios:
-            super().apply(scenario)
-        self.reload()
-
-    def revert(self, scenario: str) -> None:
-        if scenario not in self.scenarios:
-            super().revert(scenario)
-        self.reload()

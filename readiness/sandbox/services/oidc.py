@@ -18,7 +18,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from readiness.sandbox.base import Component, ComponentStatus, SandboxError, wait_until
+from readiness.sandbox.base import Component, ComponentStatus, wait_until
 from readiness.sandbox.services.common import APP_HOST, DOMAIN, LOOPBACK, SSO_HOST, ca_bundle, cert_paths
 
 CLIENT_ID = "prefect-readiness"
@@ -128,13 +128,5 @@ class OidcComponent(Component):
             "READINESS_OIDC_CA_BUNDLE": str(ca_bundle(self.ctx)),
         }
 
-    def _set(self, scenario: str, on: bool) -> None:
-        if scenario not in self.scenarios:
-            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+    def reconfigure(self) -> None:
         self._write_files()
-
-    def apply(self, scenario: str) -> None:
-        self._set(scenario, True)
-
-    def revert(self, scenario: str) -> None:
-        self._set(scenario, False)

@@ -286,7 +286,7 @@ class PrefectComponent(Component):
 
         ingress = IngressComponent(self.ctx)
         if ingress.running():
-            ingress.reload()
+            ingress.reconfigure()
 
     def apply(self, scenario: str) -> None:
         if scenario == "prefect-no-auth":

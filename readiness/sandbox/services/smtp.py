@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from readiness.sandbox.base import Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.base import Component, ComponentStatus, port_is_open, wait_until
 from readiness.sandbox.services.common import (
     IMAP_HOST,
     LOOPBACK,
@@ -222,13 +222,5 @@ service anvil {{
         return out
 
     # -- scenarios ---------------------------------------------------------------------------------
-    def _set(self, scenario: str, on: bool) -> None:
-        if scenario not in self.scenarios:
-            raise SandboxError(f"{self.name}: scenario {scenario!r} is not implemented")
+    def reconfigure(self) -> None:
         self._write_mode()
-
-    def apply(self, scenario: str) -> None:
-        self._set(scenario, True)
-
-    def revert(self, scenario: str) -> None:
-        self._set(scenario, False)
