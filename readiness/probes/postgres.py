@@ -1,0 +1,332 @@
+"""The PostgreSQL probe (psycopg 3): server facts, TLS behaviour and the Prefect schema revision.
+
+Every session is read-only (`default_transaction_read_only`) with a statement timeout. TLS is probed by
+behaviour: a verify-full connection, and a plaintext one that must be refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from readiness.expect import CheckError, now_iso
+
+
+@dataclass(frozen=True)
+class PostgresEndpoint:
+    """Where the Prefect database lives, in libpq's terms. The password never leaves this object."""
+
+    host: str
+    port: int = 5432
+    user: str | None = None
+    dbname: str | None = None
+    password: str | None = field(default=None, repr=False)
+    hostaddr: str | None = None
+    sslmode: str = "verify-full"
+    sslrootcert: str | None = None
+
+    @property
+    def where(self) -> str:
+        address = f" ({self.hostaddr})" if self.hostaddr and self.hostaddr != self.host else ""
+        return f"{self.host}:{self.port}{address}/{self.dbname or ''}"
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    version: str
+    version_num: int
+    max_connections: int
+    superuser_reserved_connections: int
+    #: client backends connected right now, this probe's own included
+    connections_in_use: int
+    ssl_in_use: bool
+    user: str
+    superuser: bool
+    evidence: dict[str, Any]
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+    @property
+    def connections_used_ratio(self) -> float:
+        return round(self.connections_in_use / self.max_connections, 4) if self.max_connections else 1.0
+
+
+@dataclass(frozen=True)
+class TlsBehaviour:
+    #: a verify-full connection succeeded and pg_stat_ssl shows TLS for it
+    verified: bool
+    protocol: str | None
+    verify_answer: str
+    plaintext_refused: bool
+    plaintext_answer: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SchemaRevision:
+    #: the alembic_version row; None when the table is missing (never migrated)
+    revision: str | None
+    evidence: dict[str, Any]
+
+
+_FACTS_SQL = """
+SELECT current_setting('server_version'),
+       current_setting('server_version_num')::int,
+       current_setting('max_connections')::int,
+       current_setting('superuser_reserved_connections')::int,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+       coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
+       current_user,
+       coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+"""
+
+
+def _describe(exc: Exception, endpoint: PostgresEndpoint, sslmode: str) -> str:
+    text = " ".join(str(exc).split())
+    where = endpoint.where
+    if "password authentication failed" in text or "no password supplied" in text:
+        return (
+            f"PostgreSQL at {where} refused the credentials of user {endpoint.user}: "
+            "check postgres.user and postgres.password"
+        )
+    if "timeout expired" in text or isinstance(exc, pg_errors.QueryCanceled):
+        return f"PostgreSQL at {where} did not answer in time"
+    if "certificate verify failed" in text or "root certificate" in text:
+        return f"TLS certificate of PostgreSQL at {where} not trusted ({text}): check postgres.sslrootcert"
+    if "does not match host name" in text or "server certificate for" in text:
+        return f"TLS certificate of PostgreSQL at {where} does not name the host: {text}"
+    if "server does not support SSL" in text:
+        return f"PostgreSQL at {where} does not offer TLS, but sslmode={sslmode} requires it"
+    if "Connection refused" in text:
+        return f"connection to PostgreSQL at {where} refused (nothing listening?)"
+    if "could not translate host name" in text:
+        return f"cannot resolve the host of PostgreSQL at {where}: {text}"
+    if "does not exist" in text:
+        return f"PostgreSQL at {where}: {text}: check postgres.dbname and postgres.user"
+    return f"PostgreSQL at {where} (sslmode={sslmode}): {text}"
+
+
+class PostgresProbe:
+    """Read-only sessions against one :class:`PostgresEndpoint`, each call bounded by `timeout`."""
+
+    def __init__(self, endpoint: PostgresEndpoint, timeout: float = 5.0) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+
+    def _connect(self, sslmode: str | None = None) -> psycopg.Connection:
+        e = self.endpoint
+        mode = sslmode or e.sslmode
+        params: dict[str, Any] = {
+            "host": e.host,
+            "port": e.port,
+            "user": e.user,
+            "dbname": e.dbname,
+            "password": e.password,
+            "sslmode": mode,
+            # libpq's minimum is 2 s
+            "connect_timeout": max(2, int(self.timeout)),
+            "application_name": "prefect-readiness",
+            "options": f"-c statement_timeout={int(self.timeout * 1000)} -c default_transaction_read_only=on",
+            "autocommit": True,
+        }
+        if e.hostaddr:
+            params["hostaddr"] = e.hostaddr
+        if e.sslrootcert and mode in ("verify-ca", "verify-full"):
+            params["sslrootcert"] = e.sslrootcert
+        elif mode in ("verify-ca", "verify-full"):
+            params["sslrootcert"] = "system"
+        return psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+
+    @contextmanager
+    def session(self, sslmode: str | None = None) -> Iterator[psycopg.Connection]:
+        mode = sslmode or self.endpoint.sslmode
+        try:
+            with self._connect(mode) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise CheckError(_describe(exc, self.endpoint, mode)) from None
+
+    def _asked(self, what: str, sslmode: str | None = None) -> dict[str, Any]:
+        return {
+            "postgres": self.endpoint.where,
+            "user": self.endpoint.user,
+            "sslmode": sslmode or self.endpoint.sslmode,
+            "asked": what,
+            "at": now_iso(),
+        }
+
+    def facts(self) -> ServerFacts:
+        with self.session() as conn:
+            row = conn.execute(_FACTS_SQL).fetchone()
+        assert row is not None
+        version, num, max_conn, reserved, in_use, ssl_in_use, user, superuser = row
+        return ServerFacts(
+            version=str(version),
+            version_num=int(num),
+            max_connections=int(max_conn),
+            superuser_reserved_connections=int(reserved),
+            connections_in_use=int(in_use),
+            ssl_in_use=bool(ssl_in_use),
+            user=str(user),
+            superuser=bool(superuser),
+            evidence={
+                **self._asked("server_version_num, max_connections, client backends in pg_stat_activity"),
+                "server_version": version,
+                "server_version_num": num,
+                "max_connections": max_conn,
+                "superuser_reserved_connections": reserved,
+                "client_backends": in_use,
+                "ssl": bool(ssl_in_use),
+                "superuser": bool(superuser),
+            },
+        )
+
+    def tls(self) -> TlsBehaviour:
+        """A verify-full session (TLS in use per pg_stat_ssl), and a plaintext one that must be refused."""
+        verified, protocol = False, None
+        try:
+            with self._connect("verify-full") as conn:
+                row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+            verified = bool(row and row[0])
+            protocol = row[1] if row else None
+            verify_answer = f"connected, TLS {protocol}" if verified else "connected without TLS"
+        except psycopg.OperationalError as exc:
+            text = " ".join(str(exc).split())
+            if "server does not support SSL" not in text:
+                raise CheckError(_describe(exc, self.endpoint, "verify-full")) from None
+            verify_answer = "the server does not offer TLS"
+        try:
+            with self._connect("disable"):
+                pass
+            plaintext_refused, plaintext_answer = False, "a plaintext session was accepted"
+        except psycopg.OperationalError as exc:
+            text = " ".join(str(exc).split())
+            if "timeout expired" in text or "Connection refused" in text:
+                raise CheckError(_describe(exc, self.endpoint, "disable")) from None
+            plaintext_refused, plaintext_answer = True, text.rsplit("FATAL:", 1)[-1].strip()[:200]
+        return TlsBehaviour(
+            verified=verified,
+            protocol=protocol,
+            verify_answer=verify_answer,
+            plaintext_refused=plaintext_refused,
+            plaintext_answer=plaintext_answer,
+            evidence={
+                **self._asked(
+                    "a verify-full session (pg_stat_ssl), then a session with sslmode=disable", "verify-full"
+                ),
+                "sslrootcert": self.endpoint.sslrootcert or "system trust store",
+                "verify_full": verify_answer,
+                "plaintext": plaintext_answer,
+            },
+        )
+
+    def schema_revision(self) -> SchemaRevision:
+        with self.session() as conn:
+            exists = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+            revision = None
+            if exists and exists[0]:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = str(row[0]) if row else None
+        return SchemaRevision(
+            revision=revision,
+            evidence={**self._asked("SELECT version_num FROM alembic_version"), "revision": revision},
+        )
+
+    def with_endpoint(self, **changes: Any) -> PostgresProbe:
+        return PostgresProbe(replace(self.endpoint, **changes), self.timeout)
+
+
+@dataclass(frozen=True)
+class MigrationHead:
+    prefect_version: str
+    revision: str
+    source: str
+    versions_dir: Path
+
+    def previous(self, revision: str) -> str | None:
+        """The revision before `revision` in this release's migrations (None at the root or a merge)."""
+        down = self._script().get_revision(revision).down_revision
+        return down if isinstance(down, str) else None
+
+    def _script(self):  # type: ignore[no-untyped-def]
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory(str(self.versions_dir.parent.parent), version_locations=[str(self.versions_dir)])
+
+
+def local_migration_head() -> MigrationHead | None:
+    """The PostgreSQL migration head of the Prefect package installed here (None without Prefect).
+
+    Found without importing Prefect (slow, with side effects): alembic reads the migration files.
+    """
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        from alembic.script import ScriptDirectory
+
+        installed = version("prefect")
+    except (ImportError, PackageNotFoundError):
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "server" / "database" / "_migrations"
+    versions = folder / "versions" / "postgresql"
+    if not versions.is_dir():
+        return None
+    heads = ScriptDirectory(str(folder), version_locations=[str(versions)]).get_heads()
+    if len(heads) != 1:
+        return None
+    return MigrationHead(installed, heads[0], f"migrations of the installed prefect {installed}", versions)
+
+
+# -- managed PostgreSQL: size from the cloud's API -------------------------------------------------
+@dataclass(frozen=True)
+class ManagedPostgres:
+    cloud: str
+    service: str
+    resource: str
+    instance_class: str
+    engine_version: str | None
+    evidence: dict[str, Any]
+
+
+def rds_instance(
+    identifier: str, *, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0
+) -> ManagedPostgres:
+    """The RDS DB instance `identifier` (class, engine version)."""
+    from readiness.probes.aws import aws_client, translated_aws
+
+    client = aws_client("rds", region=region, endpoint_url=endpoint_url, timeout=timeout)
+    with translated_aws(f"RDS instance {identifier}"):
+        instance = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    instance_class = instance.get("DBInstanceClass")
+    if not instance_class:
+        raise CheckError(f"RDS instance {identifier} reports no instance class")
+    return ManagedPostgres(
+        cloud="aws",
+        service="RDS",
+        resource=identifier,
+        instance_class=str(instance_class),
+        engine_version=instance.get("EngineVersion"),
+        evidence={
+            "cloud": "aws",
+            "service": "RDS",
+            "resource": identifier,
+            "region": client.meta.region_name,
+            "asked": "DescribeDBInstances",
+            "instance_class": instance_class,
+            "engine": instance.get("Engine"),
+            "engine_version": instance.get("EngineVersion"),
+            "at": now_iso(),
+        },
+    )

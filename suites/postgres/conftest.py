@@ -1,0 +1,65 @@
+"""Fixtures of the PostgreSQL suite: the probe of Prefect's database and its size from the cloud."""
+
+from __future__ import annotations
+
+import pytest
+
+from readiness.probes.catalog import ManagedSize, catalog_size
+from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, rds_instance
+from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
+
+
+@pytest.fixture
+def postgres(targets, probe_timeout: float) -> PostgresProbe:  # noqa: F811
+    return PostgresProbe(
+        PostgresEndpoint(
+            host=targets.require("postgres.host"),
+            hostaddr=targets.get("postgres.hostaddr"),
+            port=int(targets.get("postgres.port") or 5432),
+            user=targets.get("postgres.user"),
+            dbname=targets.get("postgres.dbname"),
+            password=targets.get("postgres.password"),
+            sslmode=targets.get("postgres.sslmode") or "verify-full",
+            sslrootcert=targets.get("postgres.sslrootcert") or targets.ca_bundle("postgres"),
+        ),
+        timeout=probe_timeout,
+    )
+
+
+@pytest.fixture
+def managed_postgres(targets, profile, probe_timeout: float) -> ManagedSize | None:  # noqa: F811
+    """The managed PostgreSQL named by cloud.provider and cloud.postgres, sized through the profile's
+    catalog; None for a self-hosted one."""
+    provider, resource = targets.get("cloud.provider"), targets.get("cloud.postgres")
+    if not provider or not resource:
+        return None
+    if provider == "aws":
+        managed = rds_instance(
+            resource,
+            region=targets.get("cloud.region"),
+            endpoint_url=targets.get("cloud.endpoint_url"),
+            timeout=probe_timeout,
+        )
+    else:
+        pytest.skip(f"managed PostgreSQL on {provider} is not implemented yet (AWS RDS is)")
+    return ManagedSize.of(managed, catalog_size(profile.catalog, "postgres_instance_classes", managed.instance_class))
+
+
+@pytest.fixture
+def prefect_server_version(probe_timeout: float) -> str | None:
+    """The Prefect server's version from its API, None when no Prefect API is configured or it is down."""
+    from readiness.expect import CheckError
+    from readiness.probes.http import tls_verify
+    from readiness.probes.prefect import PrefectAPI
+    from readiness.targets import ca_bundle, prefect_target
+
+    target = prefect_target()
+    if not target.configured:
+        return None
+    api = PrefectAPI(target, timeout=probe_timeout, verify=tls_verify(ca_bundle()))
+    try:
+        return api.versions().server
+    except CheckError:
+        return None
+    finally:
+        api.close()

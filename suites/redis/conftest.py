@@ -1,0 +1,67 @@
+"""Fixtures of the Redis suite: one probe per Redis role the install uses, and its size from the cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from readiness.probes.catalog import ManagedSize as ManagedRedisSize
+from readiness.probes.catalog import catalog_size
+from readiness.probes.redis import RedisEndpoint, RedisProbe, elasticache, plaintext_beside
+from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
+
+
+def _roles(urls: Any) -> dict[str, str]:
+    if isinstance(urls, str):
+        return {"messaging": urls}
+    return {str(role): str(url) for role, url in dict(urls).items()}
+
+
+@pytest.fixture
+def redis_probes(targets, probe_timeout: float) -> list[RedisProbe]:  # noqa: F811
+    """A probe per role (messaging, cache, ...) of `redis.urls`."""
+    urls = _roles(targets.require("redis.urls"))
+    return [
+        RedisProbe(
+            RedisEndpoint(
+                role=role,
+                url=url,
+                username=targets.get("redis.username"),
+                password=targets.get("redis.password"),
+                ca_bundle=targets.ca_bundle("redis"),
+            ),
+            timeout=probe_timeout,
+        )
+        for role, url in sorted(urls.items())
+    ]
+
+
+@pytest.fixture
+def redis_plaintext_url(targets, params):  # noqa: F811
+    """Where a plaintext Redis must not answer: redis.plaintext_url, else the TLS host on the default port."""
+    configured = targets.get("redis.plaintext_url")
+
+    def plaintext_url(endpoint: RedisEndpoint) -> str | None:
+        return configured or plaintext_beside(endpoint.url, params.get("default_plaintext_port", 6379))
+
+    return plaintext_url
+
+
+@pytest.fixture
+def managed_redis(targets, profile, probe_timeout: float) -> ManagedRedisSize | None:  # noqa: F811
+    """The managed Redis named by cloud.provider and cloud.redis, sized through the profile's catalog;
+    None for a self-hosted Redis."""
+    provider, resource = targets.get("cloud.provider"), targets.get("cloud.redis")
+    if not provider or not resource:
+        return None
+    if provider == "aws":
+        managed = elasticache(
+            resource,
+            region=targets.get("cloud.region"),
+            endpoint_url=targets.get("cloud.endpoint_url"),
+            timeout=probe_timeout,
+        )
+    else:
+        pytest.skip(f"managed Redis on {provider} is not implemented yet (AWS ElastiCache is)")
+    return ManagedRedisSize.of(managed, catalog_size(profile.catalog, "redis_node_types", managed.node_type))

@@ -1,0 +1,141 @@
+"""Verdicts of the managed-service paths of the Redis and PostgreSQL suites, without a cloud.
+
+AWS: boto3 against moto in server mode (the real wire protocol) with an ElastiCache cluster and an RDS
+instance per case; their sizes are judged through the aws profile's catalogs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.suite_run import ROOT, Verdicts, run_suites
+
+pytestmark = pytest.mark.slow
+boto3 = pytest.importorskip("boto3")
+
+REGION = "us-east-1"
+DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+CLOUD_CHECKS = "recommended_memory or recommended_vcpus or suggested_capacity"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto_server on loopback, stopped by its PID at the end."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **DUMMY_AWS},
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}"
+        _create_resources(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _client(service: str, url: str):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _create_resources(url: str) -> None:
+    elasticache = _client("elasticache", url)
+    for name, node_type in (("prefect-redis", "cache.r6g.large"), ("prefect-redis-tiny", "cache.t2.micro")):
+        elasticache.create_cache_cluster(
+            CacheClusterId=name, Engine="redis", EngineVersion="7.1", CacheNodeType=node_type, NumCacheNodes=1
+        )
+    rds = _client("rds", url)
+    for name, instance_class in (("prefect-db", "db.r6g.xlarge"), ("prefect-db-small", "db.m6g.xlarge")):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            DBInstanceClass=instance_class,
+            Engine="postgres",
+            EngineVersion="14.10",
+            MasterUsername="prefect",
+            MasterUserPassword="not-a-real-password",
+            AllocatedStorage=100,
+        )
+
+
+def run_cloud(tmp_path: Path, moto: str, redis_id: str, postgres_id: str) -> Verdicts:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_"))}
+    env.update(DUMMY_AWS)
+    env.update(
+        {
+            "PREFECT_HOME": str(tmp_path / "client-home"),
+            "READINESS_CLOUD_PROVIDER": "aws",
+            "READINESS_CLOUD_REGION": REGION,
+            "READINESS_CLOUD_ENDPOINT_URL": moto,
+            "READINESS_CLOUD_REDIS": redis_id,
+            "READINESS_CLOUD_POSTGRES": postgres_id,
+        }
+    )
+    return run_suites(
+        [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"],
+        env=env,
+        report_dir=tmp_path / "reports",
+        profile="aws",
+        extra=("-k", CLOUD_CHECKS),
+        timeout=300,
+    )
+
+
+def test_conformant_elasticache_and_rds_sizes_pass(moto, tmp_path):
+    verdicts = run_cloud(tmp_path, moto, "prefect-redis", "prefect-db")
+    for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
+    assert verdicts.results["REDIS-MEMORY"]["observed"] == pytest.approx(13.07)
+    evidence = verdicts.results["PG-CAPACITY"]["evidence"]
+    assert evidence["cloud"] == "aws"
+    assert evidence["instance_class"] == "db.r6g.xlarge"
+    assert evidence["asked"] == "DescribeDBInstances"
+
+
+def test_too_small_elasticache_and_rds_warn(moto, tmp_path):
+    verdicts = run_cloud(tmp_path, moto, "prefect-redis-tiny", "prefect-db-small")
+    for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
+    assert "db.m6g.xlarge" in verdicts.results["PG-CAPACITY"]["message"]
+    assert verdicts.results["PG-CAPACITY"]["observed"] == 16
+
+
+def test_unknown_resource_is_an_error_naming_it(moto, tmp_path):
+    verdicts = run_cloud(tmp_path, moto, "no-such-cluster", "no-such-db")
+    assert verdicts.outcome("REDIS-MEMORY") == "error"
+    assert "no-such-cluster" in verdicts.results["REDIS-MEMORY"]["message"]
+    assert verdicts.outcome("PG-CAPACITY") == "error"
+    assert "DBInstanceNotFound" in verdicts.results["PG-CAPACITY"]["message"]
