@@ -6,6 +6,7 @@ behaviour: a verify-full connection, and a plaintext one that must be refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -82,7 +83,10 @@ SELECT current_setting('server_version'),
        current_setting('server_version_num')::int,
        current_setting('max_connections')::int,
        current_setting('superuser_reserved_connections')::int,
-       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+       (SELECT count(*) FROM pg_stat_activity
+         -- other roles' sessions show no backend_type to a non-superuser; a session has a user, background
+         -- processes have none
+         WHERE usesysid IS NOT NULL AND coalesce(backend_type, 'client backend') = 'client backend'),
        coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
        current_user,
        coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
@@ -244,28 +248,40 @@ class PostgresProbe:
         return PostgresProbe(replace(self.endpoint, **changes), self.timeout)
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]?([0-9a-zA-Z_]+|None)['\"]?", re.M)
+
+
 @dataclass(frozen=True)
 class MigrationHead:
     prefect_version: str
     revision: str
     source: str
-    versions_dir: Path
+    #: revision -> the revision before it, for every migration of the release
+    down: dict[str, str | None]
 
     def previous(self, revision: str) -> str | None:
-        """The revision before `revision` in this release's migrations (None at the root or a merge)."""
-        down = self._script().get_revision(revision).down_revision
-        return down if isinstance(down, str) else None
+        """The revision before `revision` in this release's migrations (None at the root)."""
+        return self.down.get(revision)
 
-    def _script(self):  # type: ignore[no-untyped-def]
-        from alembic.script import ScriptDirectory
 
-        return ScriptDirectory(str(self.versions_dir.parent.parent), version_locations=[str(self.versions_dir)])
+def migration_graph(versions: Path) -> dict[str, str | None]:
+    """revision -> down_revision of the alembic migration files in `versions`, read as text.
+
+    Reading beats loading them with alembic here: loading imports each of Prefect's ~200 migrations.
+    """
+    graph: dict[str, str | None] = {}
+    for path in versions.glob("*.py"):
+        found = dict((key, value) for key, value in _REVISION.findall(path.read_text()))
+        if "revision" in found:
+            down = found.get("down_revision")
+            graph[found["revision"]] = None if down in (None, "None") else down
+    return graph
 
 
 def local_migration_head() -> MigrationHead | None:
     """The PostgreSQL migration head of the Prefect package installed here (None without Prefect).
 
-    Found without importing Prefect (slow, with side effects): alembic reads the migration files.
+    Found without importing Prefect (slow, with side effects).
     """
     import importlib.util
     from importlib.metadata import PackageNotFoundError, version
@@ -274,19 +290,15 @@ def local_migration_head() -> MigrationHead | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     try:
-        from alembic.script import ScriptDirectory
-
         installed = version("prefect")
-    except (ImportError, PackageNotFoundError):
+    except PackageNotFoundError:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "server" / "database" / "_migrations"
-    versions = folder / "versions" / "postgresql"
-    if not versions.is_dir():
-        return None
-    heads = ScriptDirectory(str(folder), version_locations=[str(versions)]).get_heads()
+    versions = Path(list(spec.submodule_search_locations)[0]) / "server" / "database" / "_migrations" / "versions"
+    graph = migration_graph(versions / "postgresql")
+    heads = set(graph) - {down for down in graph.values() if down}
     if len(heads) != 1:
         return None
-    return MigrationHead(installed, heads[0], f"migrations of the installed prefect {installed}", versions)
+    return MigrationHead(installed, heads.pop(), f"migrations of the installed prefect {installed}", graph)
 
 
 # -- managed PostgreSQL: size from the cloud's API -------------------------------------------------

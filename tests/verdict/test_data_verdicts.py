@@ -76,4 +76,4 @@ def test_each_fault_moves_only_its_requirement(suites, redis_fault, postgres_fau
                 faults.enter_context(suites.scenario(fault))
         verdicts = suites.run("redis", "postgres")
     assert_outcomes(verdicts, {**CONFORMANT, **moved})
-    assert verdicts.code == 1
+    assert verdicts.code == (1 if "fail" in moved.values() else 0)  # warnings alone do not fail a run

@@ -43,7 +43,8 @@ ROLE = "prefect"
 DATABASE = "prefect"
 MAX_CONNECTIONS = 100
 FEW_CONNECTIONS = 20
-#: connections held under pg-busy (the profile's headroom limit is 80% of max_connections)
+#: client connections in use under pg-busy (the profile's headroom limit is 80% of max_connections);
+#: the helper holds what Prefect and others leave, so Prefect's open pool keeps working
 BUSY_CONNECTIONS = 85
 SCHEMA_KEY = "postgres_schema_revision"
 
@@ -93,7 +94,7 @@ class PostgresComponent(Component):
         "pg-untested-major": "a real PostgreSQL 16 (not the tested major) serves the same port, without TLS",
         "pg-no-tls": "ssl = off and plain TCP connections accepted",
         "pg-few-connections": f"max_connections = {FEW_CONNECTIONS}",
-        "pg-busy": f"{BUSY_CONNECTIONS} idle connections held open (little connection headroom left)",
+        "pg-busy": f"idle connections held open until {BUSY_CONNECTIONS} of {MAX_CONNECTIONS} are in use",
         "pg-schema-behind": "Prefect's schema one migration behind its release (alembic_version set back)",
     }
 
@@ -366,9 +367,10 @@ class PostgresComponent(Component):
         script = self._base() / "pg_busy.py"
         script.write_text(HOLDER)
         _, socket_dir = self._dirs(self._major())
-        self.ctx.spawn("pg-busy", [sys.executable, script, socket_dir, str(self.port), str(BUSY_CONNECTIONS)])
+        count = max(1, BUSY_CONNECTIONS - self._client_backends())
+        self.ctx.spawn("pg-busy", [sys.executable, script, socket_dir, str(self.port), str(count)])
         wait_until(
-            lambda: self._client_backends() > BUSY_CONNECTIONS, 30, "pg-busy connections", self.ctx.log_path("pg-busy")
+            lambda: self._client_backends() >= BUSY_CONNECTIONS, 30, "pg-busy connections", self.ctx.log_path("pg-busy")
         )
 
     def _set_schema_revision(self, revision: str) -> None:
