@@ -8,9 +8,21 @@ tests/verdict/test_data_cloud_verdicts.py.
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
+import certifi
 import pytest
+
+from readiness.expect import CheckError
+from readiness.probes.postgres import PostgresEndpoint, PostgresProbe
+from readiness.probes.redis import RedisEndpoint, RedisProbe
+from tests.suite_run import ROOT, run_suites
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -77,3 +89,111 @@ def test_each_fault_moves_only_its_requirement(suites, redis_fault, postgres_fau
         verdicts = suites.run("redis", "postgres")
     assert_outcomes(verdicts, {**CONFORMANT, **moved})
     assert verdicts.code == (1 if "fail" in moved.values() else 0)  # warnings alone do not fail a run
+
+
+# -- bad input and faults: an `error` with its cause, within the check's time -------------------------
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A port whose kernel completes the TCP handshake and then nothing ever answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+def _redis(sandbox, url: str | None = None, password: str | None = None, ca: str | None = None) -> RedisProbe:
+    env = sandbox.env()
+    endpoint = RedisEndpoint(
+        role="messaging",
+        url=url or env["READINESS_REDIS_TLS_URL"],
+        username="default",
+        password=password or Path(env["READINESS_REDIS_PASSWORD_FILE"]).read_text().strip(),
+        ca_bundle=ca or env["READINESS_CA_BUNDLE"],
+    )
+    return RedisProbe(endpoint, timeout=PROBE_TIMEOUT)
+
+
+def _postgres(sandbox, port: int | None = None, password: str | None = None, ca: str | None = None) -> PostgresProbe:
+    env = sandbox.env()
+    endpoint = PostgresEndpoint(
+        host=env["READINESS_POSTGRES_HOST"],
+        hostaddr="127.0.0.1",
+        port=port or int(env["READINESS_POSTGRES_PORT"]),
+        user=env["READINESS_POSTGRES_USER"],
+        dbname=env["READINESS_POSTGRES_DATABASE"],
+        password=password or Path(env["READINESS_POSTGRES_PASSWORD_FILE"]).read_text().strip(),
+        sslmode="verify-full",
+        sslrootcert=ca or env["READINESS_CA_BUNDLE"],
+    )
+    return PostgresProbe(endpoint, timeout=PROBE_TIMEOUT)
+
+
+PROBE_TIMEOUT = 2.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("wrong password", "refused the configured credentials"),
+        ("unreachable", "refused (nothing listening?)"),
+        ("silent", "did not answer in time"),
+        ("untrusted CA", "not trusted"),
+    ],
+)
+def test_redis_bad_input_is_an_error_with_its_cause(sandbox, silent_port, case, cause):
+    probe = {
+        "wrong password": lambda: _redis(sandbox, password="not-the-password"),
+        "unreachable": lambda: _redis(sandbox, url=f"rediss://127.0.0.1:{_closed_port()}/0"),
+        "silent": lambda: _redis(sandbox, url=f"rediss://127.0.0.1:{silent_port}/0"),
+        "untrusted CA": lambda: _redis(sandbox, ca=certifi.where()),
+    }[case]()
+    started = time.monotonic()
+    with pytest.raises(CheckError, match=re.escape(cause)) as error:
+        probe.info()
+    assert time.monotonic() - started < 3 * PROBE_TIMEOUT
+    assert probe.endpoint.password not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("wrong password", "refused the credentials of user prefect"),
+        ("unreachable", "refused (nothing listening?)"),
+        ("silent", "did not answer in time"),
+        ("untrusted CA", "not trusted"),
+    ],
+)
+def test_postgres_bad_input_is_an_error_with_its_cause(sandbox, silent_port, case, cause):
+    probe = {
+        "wrong password": lambda: _postgres(sandbox, password="not-the-password"),
+        "unreachable": lambda: _postgres(sandbox, port=_closed_port()),
+        "silent": lambda: _postgres(sandbox, port=silent_port),
+        "untrusted CA": lambda: _postgres(sandbox, ca=certifi.where()),
+    }[case]()
+    started = time.monotonic()
+    with pytest.raises(CheckError, match=re.escape(cause)) as error:
+        probe.facts()
+    assert time.monotonic() - started < 3 * PROBE_TIMEOUT
+    assert probe.endpoint.password not in str(error.value)
+
+
+def test_wrong_passwords_turn_the_checks_to_error_with_the_cause(sandbox, tmp_path):
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not-the-password\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
+    env.update(sandbox.env())
+    env.update({"READINESS_REDIS_PASSWORD_FILE": str(wrong), "READINESS_POSTGRES_PASSWORD_FILE": str(wrong)})
+    verdicts = run_suites(
+        [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"], env=env, report_dir=tmp_path / "reports"
+    )
+    assert verdicts.outcome("REDIS-VERSION") == "error"
+    assert "refused the configured credentials" in verdicts.results["REDIS-VERSION"]["message"]
+    assert verdicts.outcome("PG-VERSION-MIN") == "error"
+    assert "refused the credentials of user prefect" in verdicts.results["PG-VERSION-MIN"]["message"]
+    assert verdicts.code == 1
