@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     from readiness.sandbox.cli import add_parser as add_sandbox
 
     add_sandbox(sub)
+    from readiness.catalog_cli import add_parsers as add_catalog
+
+    add_catalog(sub)
     try:
         from readiness.drift import add_parser as add_diff
     except ImportError:  # pragma: no cover - during bootstrap
@@ -36,3 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `readiness requirements | head`: the reader left, nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -43,7 +43,8 @@ def compute_drift(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         if previous.get("observed") != result.get("observed") and result.get("observed") is not None:
             changed.append({"id": result["id"], "was": previous.get("observed"), "now": result.get("observed")})
     current = {r["id"] for r in new["results"]}
-    other += [f"{rid} is no longer in the profile" for rid in before if rid not in current]
+    left_out = {r["id"] for r in new.get("not_in_run", [])}
+    other += [f"{rid} is no longer in the profile" for rid in before if rid not in current | left_out]
     return {
         "baseline_run": old["run"]["id"],
         "baseline_started_at": old["run"].get("started_at"),

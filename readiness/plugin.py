@@ -8,6 +8,7 @@ a serial run feed the controller the same data; the controller writes the report
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import signal
 import time
@@ -18,9 +19,10 @@ from typing import Any
 import pytest
 
 from readiness.expect import BudgetExhausted, CheckError, CheckTimeout, Expect, ExpectationNotMet, now_iso
-from readiness.model import CheckResult, Outcome
+from readiness.model import EXIT_INCOMPLETE, CheckResult, Outcome, Verdict, exit_status
 from readiness.profile import Effect, Level, Profile, ProfileError, Requirement, load_profile
 from readiness.redact import Redactor, default_redactor
+from readiness.scope import Scope, paths_of
 from readiness.waivers import Waiver, decide, load_waivers
 
 RESULT_KEY = "readiness_result"
@@ -51,6 +53,12 @@ class RunState:
             self.deadline = time.time() + self.budget if self.budget else None
         self.report_dir: Path | None = None
         self.report: dict[str, Any] | None = None
+        self.scope = Scope(
+            narrowed=bool(config.getoption("keyword", "") or config.getoption("markexpr", "")),
+            paths=paths_of(config.args, config.invocation_params.dir),
+            suites_root=config.rootpath / "suites",
+            read_only=bool(config.getoption("readiness_read_only")),
+        )
 
     @property
     def is_controller(self) -> bool:
@@ -108,6 +116,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="time for the whole run; checks past it end as error: budget exhausted",
     )
+    group.addoption(
+        "--allow-incomplete",
+        dest="readiness_allow_incomplete",
+        action="store_true",
+        help=f"exit 0 when the verdict is INCOMPLETE (default: exit {EXIT_INCOMPLETE}); the report says INCOMPLETE",
+    )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
 
@@ -153,7 +167,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(state), "readiness-collector")
 
 
-_PATH_OPTIONS = {"--profile": "readiness_profile", "--baseline": "readiness_baseline", "--waivers": "readiness_waivers"}
+#: Every option whose value is a path: flag -> dest. pytest takes `--flag /elsewhere/x` (two arguments) for
+#: a test path before the plugin's options are known, so each of these is checked by one function.
+#: `--targets` is added by the targets model; until it is there its dest is simply absent.
+PATH_OPTIONS: dict[str, str] = {
+    "--profile": "readiness_profile",
+    "--report-dir": "readiness_report_dir",
+    "--baseline": "readiness_baseline",
+    "--waivers": "readiness_waivers",
+    "--targets": "readiness_targets",
+}
 
 
 def _refuse_a_moved_rootdir(config: pytest.Config) -> None:
@@ -164,8 +187,8 @@ def _refuse_a_moved_rootdir(config: pytest.Config) -> None:
         return
     args = list(config.invocation_params.args)
     here = config.invocation_params.dir.resolve()
-    for flag, dest in _PATH_OPTIONS.items():
-        value = config.getoption(dest)
+    for flag, dest in PATH_OPTIONS.items():
+        value = getattr(config.option, dest, None)
         if not value or flag not in args or not Path(value).exists():
             continue
         index = args.index(flag)
@@ -239,6 +262,33 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             )
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """-k, -m and --deselect leave checks out on purpose: their requirements are not in this run."""
+    for item in items:
+        state = _state(item.config)
+        marker = _marker(item) if state is not None else None
+        if state is not None and marker is not None:
+            state.scope.deselected.add(marker[0])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state is None:
+        return
+    state.scope.add_checks((m[0], m[1].value) for m in map(_marker, session.items) if m is not None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller collects nothing itself
+        workeroutput["readiness_scope"] = state.scope.to_dict()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    state = _state(node.config)
+    scope = getattr(node, "workeroutput", {}).get("readiness_scope")
+    if state is not None and scope:
+        state.scope.merge(scope)
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
 def expect(request: pytest.FixtureRequest) -> Expect:
@@ -298,24 +348,76 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 class _Alarm:
-    """SIGALRM-based timeout for the call phase (main thread only, as pytest runs tests)."""
+    """The run-level backstop of the call phase: SIGALRM after the check's timeout (main thread only, as
+    pytest runs tests). Probes keep their own deadlines (`probe_timeout`); this only ends a check that
+    overran. It never interrupts cleanup: while the check is inside a `finally:` body or a context
+    manager's `__exit__`, the alarm waits and fires when the cleanup is done; a check whose cleanup ran
+    past the timeout still ends as timed out."""
+
+    #: seconds between looks while a cleanup runs
+    RETRY = 0.05
 
     def __init__(self, seconds: float, error: Exception) -> None:
         self.seconds, self.error = seconds, error
+        self.expired = False
 
     def __enter__(self) -> None:
         if self.seconds <= 0:
             raise self.error
 
         def _fire(signum: int, frame: Any) -> None:
+            self.expired = True
+            if in_cleanup(frame):
+                signal.setitimer(signal.ITIMER_REAL, self.RETRY)
+                return
+            self.fired = True
             raise self.error
 
+        self.fired = False
         self._previous = signal.signal(signal.SIGALRM, _fire)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
+        if self.expired and not self.fired and exc_type is None:
+            raise self.error  # it ran out while cleaning up: the check still overran its timeout
+
+
+_FRAMEWORK = tuple(str(Path(m.__file__).parent) for m in (pytest, __import__("pluggy"), __import__("_pytest")))
+_CLEANUP_FUNCTIONS = frozenset({"__exit__", "__aexit__"})
+
+
+def in_cleanup(frame: Any) -> bool:
+    """Is the interrupted code (or a caller up to the test function) running cleanup: a `finally:` body or
+    a context manager's `__exit__`? Only the check's own frames are looked at, not pytest's."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_FRAMEWORK) or filename == __file__:
+            return False
+        if frame.f_code.co_name in _CLEANUP_FUNCTIONS:
+            return True
+        if any(first <= frame.f_lineno <= last for first, last in _finally_lines(filename)):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@functools.cache
+def _finally_lines(filename: str) -> tuple[tuple[int, int], ...]:
+    """(first, last) line of every `finally:` body in a source file."""
+    import ast
+    import linecache
+
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
+        return ()
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try | ast.TryStar) and node.finalbody:
+            spans.append((node.finalbody[0].lineno, node.finalbody[-1].end_lineno or node.finalbody[-1].lineno))
+    return tuple(spans)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -428,7 +530,7 @@ class _Collector:
 # -- the end of the run --------------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
-    if state is None or not state.is_controller:
+    if state is None or not state.is_controller or session.config.option.collectonly:
         return
     if exitstatus not in (
         pytest.ExitCode.OK,
@@ -449,13 +551,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished.date(),
         bool(config.getoption("readiness_allow_required")),
     )
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     options = {
         "strict": bool(_strict(config)),
         "read_only": bool(config.getoption("readiness_read_only")),
         "budget_s": config.getoption("readiness_budget"),
         "waivers_file": config.getoption("readiness_waivers"),
         "baseline": config.getoption("readiness_baseline"),
-        "interrupted": exitstatus == pytest.ExitCode.INTERRUPTED,
+        "allow_incomplete": bool(config.getoption("readiness_allow_incomplete")),
+        "interrupted": interrupted,
+    }
+    not_in_run = {
+        req_id: reason
+        for req_id, req in state.profile.requirements.items()
+        if (reason := state.scope.not_in_run(req_id, req.component)) is not None
     }
     report = build_report(
         run_id=state.run_id,
@@ -466,6 +575,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished_at=finished,
         options=options,
         redactor=state.redactor,
+        not_in_run=not_in_run,
     )
     baseline = config.getoption("readiness_baseline")
     if baseline:
@@ -478,9 +588,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.report_dir = write_reports(report, report_dir, state.redactor)
     state.report = report
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        blocking = {"fail", "error"} | ({"warn"} if options["strict"] else set())
-        failed = any(r["outcome"] in blocking for r in report["results"])
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        session.exitstatus = exit_status(Verdict(report["summary"]["verdict"]), options["allow_incomplete"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness import __version__
-from readiness.model import CheckResult, Outcome, worst
+from readiness.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, rank, run_verdict, worst
 from readiness.profile import Level, Profile
 from readiness.redact import Redactor
 from readiness.waivers import WaiverDecision
@@ -33,8 +33,16 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def _not_configured(checks: list[CheckResult]) -> CheckResult | None:
+    return next((c for c in checks if c.outcome is Outcome.skip and c.message.startswith(NOT_CONFIGURED)), None)
+
+
 def _outcome_of_checks(level: Level, checks: list[CheckResult]) -> Outcome:
     outcome = worst([c.outcome for c in checks])
+    # A check whose target is not configured leaves the requirement unevaluated, whatever its other
+    # checks saw (unless one of them already failed).
+    if outcome in (Outcome.passed, Outcome.waived) and _not_configured(checks) is not None:
+        return Outcome.skip
     # A recommended or optional requirement that is not met warns; a required one fails.
     if outcome is Outcome.fail and level is not Level.required:
         return Outcome.warn
@@ -47,18 +55,9 @@ def _decisive(checks: list[CheckResult]) -> tuple[CheckResult | None, dict[str, 
     """The check and observation a reader should see first: the worst one, its unmet expectation."""
     if not checks:
         return None, None
-    ordered = sorted(
-        checks,
-        key=lambda c: [
-            Outcome.fail,
-            Outcome.warn,
-            Outcome.error,
-            Outcome.passed,
-            Outcome.skip,
-            Outcome.waived,
-        ].index(c.outcome),
-    )
-    check = ordered[0]
+    check = min(checks, key=lambda c: rank(c.outcome))
+    if check.outcome in (Outcome.passed, Outcome.waived):
+        check = _not_configured(checks) or check
     if not check.observations:
         return check, None
     unmet = [o for o in check.observations if not o.met]
@@ -93,19 +92,35 @@ def build_report(
     options: dict[str, Any],
     redactor: Redactor,
     load: dict[str, Any] | None = None,
+    not_in_run: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`not_in_run` maps the requirements the user left out on purpose to the reason (see scope.py);
+    they are listed apart and do not count. Every other requirement of the profile is in `results`."""
+    not_in_run = not_in_run or {}
     by_requirement: dict[str, list[CheckResult]] = {}
     for check in checks:
         by_requirement.setdefault(check.requirement, []).append(check)
 
     results = []
+    left_out = []
     for req_id, req in profile.requirements.items():
         req_checks = by_requirement.get(req_id, [])
+        if req_id in not_in_run:
+            left_out.append(
+                {
+                    "id": req_id,
+                    "component": req.component,
+                    "title": req.title,
+                    "level": req.level.value,
+                    "reason": not_in_run[req_id],
+                }
+            )
+            continue
         outcome = _outcome_of_checks(req.level, req_checks)
         decisive_check, observation = _decisive(req_checks)
-        message = decisive_check.message if decisive_check else "no check ran for this requirement in this run"
+        message = decisive_check.message if decisive_check else ""
         if not req_checks:
-            message = "no check ran for this requirement in this run (not selected, or no check implemented yet)"
+            message = "no check ran for this requirement in this run (no check implemented yet)"
         waiver = waivers.applied.get(req_id)
         waiver_data = None
         if waiver is not None:
@@ -138,10 +153,17 @@ def build_report(
         )
 
     counts = Counter(r["outcome"] for r in results)
-    summary = {o.value: counts.get(o.value, 0) for o in Outcome}
+    summary: dict[str, Any] = {o.value: counts.get(o.value, 0) for o in Outcome}
     summary["total"] = len(results)
-    blocking = {"fail", "error"} | ({"warn"} if options.get("strict") else set())
-    summary["verdict"] = "fail" if any(r["outcome"] in blocking for r in results) else "pass"
+    summary["not_in_run"] = len(left_out)
+    verdict = run_verdict(
+        [(r["level"], Outcome(r["outcome"])) for r in results],
+        strict=bool(options.get("strict")),
+        interrupted=bool(options.get("interrupted")),
+    )
+    summary["verdict"] = verdict.value
+    summary["not_evaluated"] = [r["id"] for r in results if r["level"] == "required" and r["outcome"] == "skip"]
+    summary["verdict_reason"] = verdict_reason(verdict, summary, options)
 
     def _waiver(w: Any, note: str | None = None) -> dict[str, Any]:
         data = {"id": w.id, "reason": w.reason, "owner": w.owner, "expires": w.expires.isoformat()}
@@ -166,6 +188,7 @@ def build_report(
         },
         "summary": summary,
         "results": results,
+        "not_in_run": left_out,
         "waivers": {
             "applied": [_waiver(w) for w in waivers.applied.values()],
             "expired": [_waiver(w) for w in waivers.expired],
@@ -177,6 +200,24 @@ def build_report(
     }
     # Check messages and observations were redacted when recorded; the writers redact every file again.
     return report
+
+
+def verdict_reason(verdict: Verdict, summary: dict[str, Any], options: dict[str, Any]) -> str:
+    """One line saying why the run got its verdict."""
+    if verdict is Verdict.fail:
+        bad = [f"{summary[o]} {o}" for o in ("fail", "error") if summary[o]]
+        if options.get("strict") and summary["warn"]:
+            bad.append(f"{summary['warn']} warn (--strict)")
+        return ", ".join(bad)
+    if verdict is Verdict.incomplete:
+        if options.get("interrupted"):
+            return "the run was interrupted before every check ran"
+        missing = summary["not_evaluated"]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            return f"{len(missing)} required requirement(s) in scope not evaluated: {shown}"
+        return "no requirement in scope was evaluated"
+    return "every required requirement in scope passed or is waived"
 
 
 def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) -> Path:

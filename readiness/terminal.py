@@ -1,4 +1,5 @@
-"""The end-of-run summary in the terminal: one table per component, then what needs attention."""
+"""The end-of-run summary in the terminal: the verdict first, a table per component, what needs attention,
+what was not in this run, and where the report is (one unwrapped line)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from readiness.model import EXIT_INCOMPLETE
 from readiness.redact import Redactor
 from readiness.writers import OUTCOME_ORDER, component_counts, show_value
 
@@ -22,6 +25,22 @@ STYLE = {
 }
 
 
+VERDICT_STYLE = {"pass": "bold green", "incomplete": "bold yellow", "fail": "bold red"}
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """`VERDICT: reason (exit N)`: the first line of the summary, what a gate decides on."""
+    summary, options = report["summary"], report["run"]["options"]
+    verdict = summary["verdict"]
+    line = f"{verdict.upper()}: {summary.get('verdict_reason', '')}"
+    if verdict == "incomplete":
+        if options.get("allow_incomplete"):
+            line += " (exit 0: --allow-incomplete)"
+        elif not options.get("interrupted"):
+            line += f" (exit {EXIT_INCOMPLETE}; --allow-incomplete accepts it)"
+    return line
+
+
 def render_summary(report: dict[str, Any], report_dir: Path | None, width: int = 120, color: bool = False) -> str:
     buffer = io.StringIO()
     console = Console(
@@ -33,8 +52,10 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
         emoji=False,  # the emoji table alone costs 40 ms to import,
     )
     summary = report["summary"]
+    verdict = summary["verdict"]
+    console.print(f"[{VERDICT_STYLE[verdict]}]{escape(verdict_line(report))}[/]", markup=True, soft_wrap=True)
     table = Table(
-        title=f"Prefect readiness — profile {report['run']['profile']}: {summary['verdict'].upper()}",
+        title=f"Prefect readiness — profile {report['run']['profile']}: {verdict.upper()}",
         title_justify="left",
     )
     table.add_column("component")
@@ -54,21 +75,33 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
                 f"expected {show_value(result['expected'], result['unit'])}"
             )
         console.print(
-            f"[{STYLE[result['outcome']]}]{result['outcome'].upper():<5}[/] {result['id']}: {detail}",
+            f"[{STYLE[result['outcome']]}]{result['outcome'].upper():<5}[/] {result['id']}: {escape(detail)}",
             markup=True,
             soft_wrap=True,
         )
     for kind in ("expired", "rejected", "unmatched"):
         for waiver in report["waivers"][kind]:
-            console.print(f"waiver {kind}: {waiver['id']} ({waiver['owner']}, expires {waiver['expires']})")
+            console.print(
+                f"waiver {kind}: {waiver['id']} ({waiver['owner']}, expires {waiver['expires']})", soft_wrap=True
+            )
+    left_out = report.get("not_in_run") or []
+    if left_out:
+        console.print(f"not in this run ({len(left_out)}, not counted): " + ", ".join(r["id"] for r in left_out),
+                      soft_wrap=True)  # fmt: skip
+    text = buffer.getvalue()
     if report_dir is not None:
-        console.print(f"report: {report_dir}/conformance.html (also .json, .md, junit.xml)")
-    return buffer.getvalue()
+        # Plain text, never wrapped: a path broken over two lines cannot be copied or clicked.
+        text += report_paths_line(report_dir) + "\n"
+    return text
+
+
+def report_paths_line(report_dir: Path) -> str:
+    return f"report: {report_dir}/conformance.html (also conformance.json, conformance.md, junit.xml)"
 
 
 def print_summary(report: dict[str, Any], report_dir: Path | None, terminalreporter: Any, redactor: Redactor) -> None:
     color = bool(getattr(terminalreporter, "hasmarkup", False))
     width = getattr(terminalreporter, "_tw", None)
     text = render_summary(report, report_dir, width=getattr(width, "fullwidth", 120) or 120, color=color)
-    terminalreporter.write_sep("=", "prefect-readiness")
+    terminalreporter.write_sep("=", f"prefect-readiness: {report['summary']['verdict'].upper()}")
     terminalreporter.write(redactor.text(text))

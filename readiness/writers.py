@@ -8,7 +8,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 
-OUTCOME_ORDER = ("fail", "error", "warn", "waived", "pass", "skip")
+from readiness.model import SEVERITY
+
+OUTCOME_ORDER = tuple(o.value for o in SEVERITY)
+#: what needs attention, worst first
+ATTENTION = ("fail", "error", "warn")
 ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skip": "⏭️", "waived": "📝"}
 
 
@@ -44,16 +48,18 @@ def _md_cell(text: str) -> str:
 
 def write_markdown(report: dict[str, Any]) -> str:
     run, summary = report["run"], report["summary"]
-    verdict = "PASS" if summary["verdict"] == "pass" else "FAIL"
+    verdict = summary["verdict"].upper()
     lines = [
         f"## Prefect readiness: {verdict} — profile `{run['profile']}`",
+        "",
+        f"**{verdict}**: {_md_cell(summary.get('verdict_reason', ''))}",
         "",
         " · ".join(f"{ICON[o]} {summary[o]} {o}" for o in OUTCOME_ORDER if summary.get(o)),
         "",
         f"Run `{run['id']}`, {run['started_at']}, {run['duration_s']} s.",
         "",
     ]
-    attention = [r for r in report["results"] if r["outcome"] in ("fail", "error", "warn")]
+    attention = [r for r in report["results"] if r["outcome"] in ATTENTION]
     if attention:
         lines += [
             "| | Requirement | Level | Observed | Expected | Remediation |",
@@ -70,6 +76,9 @@ def write_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     else:
         lines += ["Every evaluated requirement passed or is waived.", ""]
+    left_out = report.get("not_in_run") or []
+    if left_out:
+        lines += [f"Not in this run ({len(left_out)}, not counted): " + ", ".join(r["id"] for r in left_out), ""]
     waivers = report.get("waivers") or {}
     for kind in ("expired", "rejected", "unmatched"):
         if waivers.get(kind):
@@ -99,17 +108,25 @@ def drift_lines(drift: dict[str, Any]) -> list[str]:
 
 
 def write_junit(report: dict[str, Any]) -> str:
-    summary = report["summary"]
+    summary, options = report["summary"], report["run"]["options"]
+    incomplete = summary["verdict"] == "incomplete"
+    allowed = bool(options.get("allow_incomplete"))
+    failures = summary["fail"] + (summary["warn"] if options.get("strict") else 0)
     suite = ET.Element(
         "testsuite",
         name=f"prefect-readiness[{report['run']['profile']}]",
-        tests=str(summary["total"]),
-        failures=str(summary["fail"] + summary["warn"] if report["run"]["options"].get("strict") else summary["fail"]),
+        tests=str(summary["total"] + incomplete),
+        failures=str(failures + (incomplete and not allowed)),
         errors=str(summary["error"]),
-        skipped=str(summary["skip"]),
+        skipped=str(summary["skip"] + (incomplete and allowed)),
         time=str(report["run"]["duration_s"]),
         timestamp=report["run"]["started_at"],
     )
+    suite_props = ET.SubElement(suite, "properties")
+    ET.SubElement(suite_props, "property", name="verdict", value=summary["verdict"])
+    ET.SubElement(suite_props, "property", name="verdict_reason", value=summary.get("verdict_reason", ""))
+    left_out = report.get("not_in_run") or []
+    ET.SubElement(suite_props, "property", name="not_in_run", value=" ".join(r["id"] for r in left_out))
     for r in report["results"]:
         case = ET.SubElement(
             suite,
@@ -138,6 +155,11 @@ def write_junit(report: dict[str, Any]) -> str:
             ET.SubElement(case, "skipped", message=r["message"])
         else:
             ET.SubElement(case, "system-out").text = detail
+    if incomplete:
+        # A CD test tab shows test cases: an incomplete gate must not look green there (unless accepted).
+        case = ET.SubElement(suite, "testcase", classname="readiness.verdict", name="verdict: INCOMPLETE", time="0")
+        message = f"INCOMPLETE: {summary.get('verdict_reason', '')}"
+        ET.SubElement(case, "skipped" if allowed else "failure", message=message)
     if report.get("drift"):
         ET.SubElement(suite, "system-out").text = f"Drift since {report['drift']['baseline_run']}:\n" + "\n".join(
             drift_lines(report["drift"]) or ["No change."]
@@ -177,7 +199,7 @@ def write_html(report: dict[str, Any]) -> str:
         icon=ICON,
         drift_lines=drift_lines(report["drift"]) if report.get("drift") else [],
         attention=sorted(
-            (r for r in report["results"] if r["outcome"] in ("fail", "error", "warn")),
+            (r for r in report["results"] if r["outcome"] in ATTENTION),
             key=lambda r: OUTCOME_ORDER.index(r["outcome"]),
         ),
     )

@@ -103,3 +103,14 @@ def test_junit_carries_requirement_id_and_level(report, tmp_path):
     assert cases["TLS-CHAIN"].find("error") is not None
     assert cases["DNS-CAA"].find("skipped") is not None
     assert root.get("errors") == "1"
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_the_terminal_prints_the_verdict_first_and_report_paths_unwrapped_at_any_width(report, width, tmp_path):
+    from readiness.terminal import render_summary
+
+    report_dir = tmp_path / ("a-rather-long-folder-name-" * 4) / "20261126T120000Z-abcdef"
+    text = render_summary(report, report_dir, width=width)
+    assert text.splitlines()[0] == "FAIL: 1 error"
+    assert f"{report_dir}/conformance.html" in text.splitlines()[-1]
+    assert text.splitlines()[-1].endswith("(also conformance.json, conformance.md, junit.xml)")

@@ -103,7 +103,7 @@ waivers:
     assert [w["id"] for w in report["waivers"]["expired"]] == ["K8S-NODE-SIZE"]
     assert result.ret == 1
     assert "waiver expired: K8S-NODE-SIZE" in result.stdout.str()
-    result = pytester.runpytest(*args, "--allow-required-waivers")
+    result = pytester.runpytest(*args, "test_checks.py", "--allow-required-waivers")
     report = json.loads((pytester.path / "out/latest/conformance.json").read_text())
     assert {r["id"]: r["outcome"] for r in report["results"]}["LB-ADDRESS"] == "waived"
     assert result.ret == 0
