@@ -19,14 +19,14 @@ class Sandbox:
     def __init__(self, ctx: SandboxContext | None = None, only: Iterable[str] | None = None) -> None:
         self.ctx = ctx or SandboxContext()
         wanted = set(only) if only else None
-        self.components: list[Component] = [
-            cls(self.ctx) for cls in component_classes(wanted) if wanted is None or cls.name in wanted
-        ]
+        classes = component_classes(wanted)
         if wanted:
-            unknown = wanted - {c.name for c in self.components}
+            unknown = wanted - {cls.name for cls in classes}
             if unknown:
                 names = ", ".join(sorted(c.name for c in component_classes()))
                 raise SandboxError(f"unknown component(s) {', '.join(sorted(unknown))}; known: {names}")
+            wanted, classes = with_dependencies(wanted, classes)
+        self.components: list[Component] = [cls(self.ctx) for cls in classes if wanted is None or cls.name in wanted]
 
     # -- scenarios -------------------------------------------------------------------------------
     @staticmethod
@@ -139,6 +139,17 @@ class Sandbox:
         path = self.ctx.root / "env"
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
+
+
+def with_dependencies(wanted: set[str], classes: list[type[Component]]) -> tuple[set[str], list[type[Component]]]:
+    """`wanted` plus every component they declare in `after`, transitively (`--only prefect` also starts
+    PostgreSQL and Redis, and the PKI they use); the registry's order is the start order."""
+    while True:
+        needed = wanted | {dep for cls in classes if cls.name in wanted for dep in cls.after}
+        if needed == wanted:
+            return wanted, classes
+        wanted = needed
+        classes = component_classes(wanted)
 
 
 def _shell_quote(value: str) -> str:

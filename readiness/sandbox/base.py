@@ -63,6 +63,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def process_start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22): with the PID it
+    names one process, across PID reuse; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (the command) is in parentheses and may hold spaces: count from after its closing one.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
 def port_is_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -152,18 +163,29 @@ class SandboxContext:
     def _pid_file(self, name: str) -> Path:
         return self.root / "run" / f"{name}.pid"
 
-    def pid(self, name: str) -> int | None:
+    def _recorded(self, name: str) -> tuple[int, str | None] | None:
+        """(pid, start time) from run/<name>.pid; the start time is None in files written before it was kept."""
         path = self._pid_file(name)
-        if not path.exists():
-            return None
         try:
-            return int(path.read_text().strip())
-        except ValueError:
+            fields = path.read_text().split()
+            return int(fields[0]), (fields[1] if len(fields) > 1 else None)
+        except (OSError, ValueError, IndexError):
             return None
 
+    def pid(self, name: str) -> int | None:
+        recorded = self._recorded(name)
+        return recorded[0] if recorded else None
+
     def is_running(self, name: str) -> bool:
-        pid = self.pid(name)
-        return pid is not None and _pid_alive(pid)
+        """Is the process this sandbox started as `name` still running? A PID alone is not enough: after a
+        reboot or PID reuse it can name an unrelated process, so its start time must match too."""
+        recorded = self._recorded(name)
+        if recorded is None:
+            return False
+        pid, started = recorded
+        if not _pid_alive(pid):
+            return False
+        return started is None or process_start_time(pid) == started
 
     def spawn(
         self,
@@ -193,13 +215,14 @@ class SandboxContext:
                 start_new_session=True,
                 user=user,
             )
-        self._pid_file(name).write_text(str(proc.pid))
+        self._pid_file(name).write_text(f"{proc.pid} {process_start_time(proc.pid) or ''}".strip())
         return proc.pid
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
-        """Stop process `name` and its process group: SIGTERM, then SIGKILL after `timeout`."""
+        """Stop process `name` and its process group: SIGTERM, then SIGKILL after `timeout`. Only a process
+        this sandbox started (same PID and start time) is signalled; a stale PID file is just removed."""
         pid = self.pid(name)
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and self.is_running(name):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
@@ -210,8 +233,7 @@ class SandboxContext:
                     os.killpg(pid, signal.SIGKILL)
                 while _pid_alive(pid) and time.monotonic() < deadline + 5:
                     time.sleep(0.05)
-        # Reap if it was our child (only when the CLI process started it in this run).
-        if pid is not None:
+            # Reap if it was our child (only when the CLI process started it in this run).
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
         self._pid_file(name).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,11 @@ def test_catalog_levels_follow_the_documents_words():
     assert base.requirements["K8S-NODE-COUNT"].params == {"min": 3}
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="shared/seed not beside the repository")
+# CI has ../shared beside the clone: there a missing seed is a failure, not a skip.
+@pytest.mark.skipif(not SEED.exists() and not os.environ.get("CI"), reason="shared/seed not beside the repository")
 def test_every_source_sentence_is_quoted_from_the_document():
+    assert SEED.exists(), f"{SEED} is missing: the provenance of the catalog cannot be checked"
+
     def normal(text: str) -> str:  # bullets and list commas differ between the page and a one-line quote
         return " ".join(text.replace("•", " ").replace(",", " ").split())
 
