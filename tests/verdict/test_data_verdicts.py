@@ -11,17 +11,20 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import certifi
 import pytest
 
-from readiness.expect import CheckError
+from readiness.expect import CheckError, parse_version
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe
 from readiness.probes.redis import RedisEndpoint, RedisProbe
+from readiness.sandbox.base import port_is_open
+from readiness.sandbox.services.common import ca_bundle, cert_paths
 from tests.suite_run import ROOT, run_suites
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -88,6 +91,9 @@ def test_each_fault_moves_only_its_requirement(suites, redis_fault, postgres_fau
                 faults.enter_context(suites.scenario(fault))
         verdicts = suites.run("redis", "postgres")
     assert_outcomes(verdicts, {**CONFORMANT, **moved})
+    if redis_fault == "redis-old":  # versions parsed from a second real Redis and PostgreSQL major
+        assert verdicts.results["REDIS-VERSION"]["observed"] == "6.0.9"
+        assert verdicts.results["PG-VERSION-TESTED"]["observed"] == 16
     assert verdicts.code == (1 if "fail" in moved.values() else 0)  # warnings alone do not fail a run
 
 
@@ -197,3 +203,58 @@ def test_wrong_passwords_turn_the_checks_to_error_with_the_cause(sandbox, tmp_pa
     assert verdicts.outcome("PG-VERSION-MIN") == "error"
     assert "refused the credentials of user prefect" in verdicts.results["PG-VERSION-MIN"]["message"]
     assert verdicts.code == 1
+
+
+# -- a second real Redis: Debian's 7.0, with native TLS and ACL users ----------------------------------
+DEBIAN_REDIS = Path("/usr/bin/redis-server")
+
+
+@pytest.fixture
+def redis7(sandbox, tmp_path) -> Iterator[Callable[..., RedisProbe]]:
+    """Starts Debian's Redis 7 with TLS from the sandbox CA; yields a factory of probes against it."""
+    if not DEBIAN_REDIS.exists():
+        pytest.skip("Debian redis-server missing (tools/bootstrap.sh installs it)")
+    _, chain, key = cert_paths(sandbox.ctx, "services")
+    ca = str(ca_bundle(sandbox.ctx))
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*acl: str) -> RedisProbe:
+        port = _closed_port()
+        argv = [str(DEBIAN_REDIS), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                "--tls-cert-file", str(chain), "--tls-key-file", str(key), "--tls-auth-clients", "no",
+                "--save", "", "--appendonly", "no", "--dir", str(tmp_path), *acl]  # fmt: skip
+        started.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 10
+        while not port_is_open(port):
+            assert time.monotonic() < deadline, "Debian redis-server did not start"
+            time.sleep(0.1)
+        endpoint = RedisEndpoint("messaging", f"rediss://127.0.0.1:{port}/0", "prefect", "s3cret-7", ca)
+        return RedisProbe(endpoint, timeout=PROBE_TIMEOUT)
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_redis_7_version_tls_and_acl_users(redis7):
+    # an ACL user for Prefect, the default user switched off: both refusals hold
+    probe = redis7("--user", "prefect", "on", ">s3cret-7", "~*", "&*", "+@all", "--user", "default", "off")
+    info = probe.info()
+    assert info.version.startswith("7.0.")
+    assert parse_version(info.version) >= parse_version("6.2")
+    assert probe.tls(None).protocol in ("TLSv1.2", "TLSv1.3")
+    auth = probe.auth()
+    assert auth.anonymous_refused
+    assert auth.default_user_refused is True
+
+
+def test_redis_7_default_user_sharing_the_password_is_caught(redis7):
+    # requirepass gives the default user the same password as the ACL user: anonymous is refused,
+    # but `default` gets in with Prefect's password
+    probe = redis7("--user", "prefect", "on", ">s3cret-7", "~*", "&*", "+@all", "--requirepass", "s3cret-7")
+    auth = probe.auth()
+    assert auth.anonymous_refused
+    assert auth.default_user_refused is False
