@@ -41,7 +41,7 @@ def run_suites(
     """`pytest --profile PROFILE --report-dir REPORT_DIR PATHS...` from the project root, in `env`."""
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT), f"--profile={profile}",
-         "--report-dir", str(report_dir), *map(str, paths), *extra],
+         f"--report-dir={report_dir}", *map(str, paths), *extra],
         cwd=ROOT, env=dict(env), capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     latest = report_dir / "latest" / "conformance.json"
