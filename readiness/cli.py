@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     from readiness.catalog_cli import add_parsers as add_catalog
 
     add_catalog(sub)
+    from readiness.targets_cli import add_parser as add_targets
+
+    add_targets(sub)
     try:
         from readiness.drift import add_parser as add_diff
     except ImportError:  # pragma: no cover - during bootstrap

@@ -23,6 +23,7 @@ from readiness.model import EXIT_INCOMPLETE, CheckResult, Outcome, Verdict, exit
 from readiness.profile import Effect, Level, Profile, ProfileError, Requirement, load_profile
 from readiness.redact import Redactor, default_redactor
 from readiness.scope import Scope, paths_of
+from readiness.targets import TARGETS_ENV, Targets, TargetsError, resolve_targets
 from readiness.waivers import Waiver, decide, load_waivers
 
 RESULT_KEY = "readiness_result"
@@ -59,6 +60,7 @@ class RunState:
             suites_root=config.rootpath / "suites",
             read_only=bool(config.getoption("readiness_read_only")),
         )
+        self.targets: Targets | None = None
 
     @property
     def is_controller(self) -> bool:
@@ -122,6 +124,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help=f"exit 0 when the verdict is INCOMPLETE (default: exit {EXIT_INCOMPLETE}); the report says INCOMPLETE",
     )
+    group.addoption(
+        "--targets",
+        dest="readiness_targets",
+        metavar="FILE.yaml",
+        help=f"where the install lives (default: ${TARGETS_ENV}, then the ecosystem's conventions and discovery)",
+    )
+    group.addoption(
+        "--kube-context",
+        dest="readiness_kube_context",
+        metavar="NAME",
+        help="kubeconfig context to use (default: the current context)",
+    )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
 
@@ -139,12 +153,15 @@ def pytest_configure(config: pytest.Config) -> None:
     _refuse_a_moved_rootdir(config)
     redactor = default_redactor()
     redactor.learn_from_environment()
-    # Credentials can also come from the active Prefect profile (profiles.toml), not the environment.
-    from readiness.targets import prefect_target
-
-    target = prefect_target()
-    redactor.add(target.api_key)
-    redactor.add(target.auth_string)
+    try:
+        # Every secret the targets reference (files, environment, the Prefect profile) is redacted.
+        targets = resolve_targets(
+            config.getoption("readiness_targets"), kube_context=config.getoption("readiness_kube_context")
+        )
+    except TargetsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for secret in targets.secrets():
+        redactor.add(secret)
     try:
         profile = load_profile(profile_arg)
         waivers_path = config.getoption("readiness_waivers")
@@ -163,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if budget is not None and budget <= 0:
         raise pytest.UsageError(f"--budget: expected a number of seconds above 0, got {budget}")
     state = RunState(config, profile, waivers, redactor)
+    state.targets = targets
     config.stash[_state_key] = state
     config.pluginmanager.register(_Collector(state), "readiness-collector")
 
@@ -302,6 +320,15 @@ def profile(request: pytest.FixtureRequest) -> Profile:
     if state is None:
         pytest.skip("no --profile given")
     return state.profile
+
+
+@pytest.fixture(scope="session")
+def targets(request: pytest.FixtureRequest) -> Targets:
+    """Where the install lives: the targets file, the ecosystem's conventions, then discovery."""
+    state = _state(request.config)
+    if state is None or state.targets is None:
+        pytest.skip("no --profile given")
+    return state.targets
 
 
 @pytest.fixture

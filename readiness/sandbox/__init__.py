@@ -6,9 +6,11 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from readiness.sandbox.base import Component, ComponentStatus, SandboxContext, SandboxError
 from readiness.sandbox.registry import component_classes
+from readiness.targets import TARGETS_ENV
 
 __all__ = ["Sandbox", "SandboxContext", "SandboxError", "Component", "ComponentStatus"]
 
@@ -67,11 +69,13 @@ class Sandbox:
         if scenario not in active:
             self.ctx.set("scenarios", [*active, scenario])
         owner.apply(scenario)
+        self.write_env_file()  # a component's targets may follow the scenario (e.g. sslmode without TLS)
 
     def revert(self, scenario: str) -> None:
         owner = self._owner(scenario)
         self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
         owner.revert(scenario)
+        self.write_env_file()
 
     @contextmanager
     def scenario(self, name: str) -> Iterator[None]:
@@ -129,13 +133,39 @@ class Sandbox:
         return [component.status() for component in self.components]
 
     def env(self) -> dict[str, str]:
+        """Everything the sandbox's own tests use: each component's variables and READINESS_TARGETS."""
         out: dict[str, str] = {"READINESS_SANDBOX_DIR": str(self.ctx.root)}
         for component in self.components:
             out.update(component.env())
+        out.update(self.user_env())
         return out
 
+    def user_env(self) -> dict[str, str]:
+        """What a user (and `sandbox check`) exports: the targets file, as for a real install."""
+        return {TARGETS_ENV: str(self.targets_path)}
+
+    @property
+    def targets_path(self) -> Path:
+        return self.ctx.root / "targets.yaml"
+
+    def targets(self) -> dict[str, object]:
+        """The sandbox's targets file content: every component's part, merged."""
+        merged: dict[str, object] = {"schema_version": 1}
+        for component in self.components:
+            for section, body in component.targets().items():
+                current = merged.get(section)
+                if isinstance(current, dict) and isinstance(body, dict):
+                    merged[section] = {**current, **body}
+                else:
+                    merged[section] = body
+        return merged
+
     def write_env_file(self) -> None:
-        lines = [f"export {k}={_shell_quote(v)}" for k, v in sorted(self.env().items())]
+        import yaml
+
+        header = "# Written by `readiness sandbox up`: where the sandbox's parts live (secrets by file reference).\n"
+        self.targets_path.write_text(header + yaml.safe_dump(self.targets(), sort_keys=False))
+        lines = [f"export {k}={_shell_quote(v)}" for k, v in sorted(self.user_env().items())]
         path = self.ctx.root / "env"
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)

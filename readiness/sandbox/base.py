@@ -279,7 +279,12 @@ class Component(ABC):
     def status(self) -> ComponentStatus: ...
 
     def env(self) -> dict[str, str]:
-        """Variables a shell or the suite needs to reach this component."""
+        """Variables the sandbox's own tests use to reach this component."""
+        return {}
+
+    def targets(self) -> dict[str, object]:
+        """This component's part of the sandbox targets file (readiness/targets.py's shape): where a
+        suite finds it, secrets as `*_file` references."""
         return {}
 
     def apply(self, scenario: str) -> None:

@@ -62,7 +62,7 @@ def run_check(sandbox: Sandbox, args: argparse.Namespace) -> int:
     try:
         sandbox.up()
         env = dict(os.environ)
-        env.update(sandbox.env())
+        env.update(sandbox.user_env())
         argv = [
             sys.executable,
             "-m",
@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"scenarios: {', '.join(scenarios) if scenarios else '(none: conformant)'}")
             return 0 if healthy else 1
         elif args.sandbox_command == "env":
-            for key, value in sorted(sandbox.env().items()):
+            sandbox.write_env_file()
+            for key, value in sorted(sandbox.user_env().items()):
                 import shlex
 
                 print(f"export {key}={shlex.quote(value)}")

@@ -1,4 +1,4 @@
-"""Fixtures of the Prefect suite: the API probe built from PREFECT_API_URL and its credentials."""
+"""Fixtures of the Prefect suite: the API probe built from the targets (prefect.api_url and its credentials)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import pytest
 
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
-from readiness.targets import ca_bundle, prefect_target
+from readiness.targets import Targets, prefect_target
 
 
 @pytest.fixture
-def prefect_api(probe_timeout: float) -> Iterator[PrefectAPI]:
-    api = PrefectAPI(prefect_target(), timeout=probe_timeout, verify=tls_verify(ca_bundle()))
+def prefect_api(targets: Targets, probe_timeout: float) -> Iterator[PrefectAPI]:
+    targets.require("prefect.api_url")
+    api = PrefectAPI(prefect_target(targets=targets), timeout=probe_timeout, verify=tls_verify(targets.ca_bundle()))
     try:
         yield api
     finally:

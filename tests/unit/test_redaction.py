@@ -9,6 +9,7 @@ from tests.suite_run import ROOT, run_suites
 
 CANARY = "canary-Zx81qPw0-secret"
 PROFILE_CANARY = "pcanary-7Hq2Lm9v"  # only in the Prefect profile file
+TARGETS_CANARY = "tcanary-Qe4Vn2Rk"  # only in files and variables a targets file references
 
 
 def test_known_secrets_urls_and_auth_headers_are_masked(tmp_path):
@@ -87,8 +88,18 @@ def test_leaks_into_assert(expect):
 @pytest.mark.requirement("SSO-LOGIN")
 def test_leaks_profile_key(expect):
     raise CheckError("token {PROFILE_CANARY} refused")
+
+@pytest.mark.requirement("SSO-DISCOVERY")
+def test_leaks_targets_secrets(expect, targets):
+    raise CheckError("user password " + targets.get("oidc.password") + " and " + targets.get("smtp.password"))
 """
     )
+    # ... and in a targets file: a secret by file reference, another by a plainly named variable
+    (tmp_path / "oidc-user").write_text(TARGETS_CANARY + "-file\n")
+    targets_file = tmp_path / "targets.yaml"
+    targets_file.write_text("oidc:\n  password_file: oidc-user\nsmtp:\n  password_env: MAILBOX_CODE\n")
+    env["MAILBOX_CODE"] = TARGETS_CANARY + "-env"
+    env["READINESS_TARGETS"] = str(targets_file)
     report_dir = tmp_path / "reports"
     verdicts = run_suites([ROOT / "suites", checks], env=env, report_dir=report_dir, extra=["-rA", "-vv"], timeout=120)
     assert verdicts.code == 1, verdicts.output
@@ -96,8 +107,11 @@ def test_leaks_profile_key(expect):
     assert "REDIS-AUTH" in output
     assert CANARY not in output
     assert PROFILE_CANARY not in output
+    assert TARGETS_CANARY not in output
+    assert "SSO-DISCOVERY" in output
     files = [p for p in report_dir.rglob("*") if p.is_file()]
     assert len(files) == 4
     for path in files:
         assert CANARY not in path.read_text(), path
         assert PROFILE_CANARY not in path.read_text(), path
+        assert TARGETS_CANARY not in path.read_text(), path

@@ -19,8 +19,9 @@ class SuiteRunner:
         self.sandbox = sandbox
 
     def run(self, *suites: str, profile: str = "sandbox", extra: tuple[str, ...] = ()) -> Verdicts:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
-        env.update(self.sandbox.env())
+        # As a user with a real install runs it: the targets file, nothing else of the sandbox's.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG"))}
+        env.update(self.sandbox.user_env())
         env["PREFECT_HOME"] = str(self.sandbox.ctx.root / "client-home")
         report_dir = Path(tempfile.mkdtemp(prefix="verdicts-", dir=self.sandbox.ctx.root))
         paths = [ROOT / "suites" / s for s in suites] or [ROOT / "suites"]

@@ -60,6 +60,7 @@ class KubernetesComponent(Component):
         self.workdir = ctx.data_dir("kubernetes")
         self.pki_dir = ctx.root / "secrets" / "kubernetes"
         self.kubeconfig = ctx.root / "kubeconfig"
+        manifests.set_values(self._manifest_values())
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -106,6 +107,20 @@ class KubernetesComponent(Component):
     # -- lifecycle -------------------------------------------------------------------------------
     def prepare(self) -> None:
         self._bins = binaries.ensure()
+
+    def _manifest_values(self) -> dict[str, str]:
+        """Where the service half listens (ports are chosen once per state folder, before it starts)."""
+        from readiness.sandbox.services import common
+
+        return {
+            "POSTGRES_HOST": common.POSTGRES_HOST,
+            "POSTGRES_PORT": str(self.ctx.port("postgres")),
+            "REDIS_HOST": common.REDIS_HOST,
+            "REDIS_TLS_PORT": str(self.ctx.port("redis-tls")),
+            "APP_HOST": common.APP_HOST,
+            "API_HOST": common.API_HOST,
+            "INGRESS_HTTPS_PORT": str(self.ctx.port("ingress-https")),
+        }
 
     def up(self) -> None:
         bins = self._bins or binaries.ensure()
@@ -157,6 +172,9 @@ class KubernetesComponent(Component):
 
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
+
+    def targets(self) -> dict[str, object]:
+        return {"kubernetes": {"kubeconfig": str(self.kubeconfig), "namespace": "prefect"}}
 
     # -- processes -------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -405,7 +423,7 @@ class KubernetesComponent(Component):
 
         node_thread = threading.Thread(target=nodes, name="sandbox-nodes")
         node_thread.start()
-        files = manifests.cluster_files()
+        files = [(name, [manifests.substitute(o) for o in objs]) for name, objs in manifests.cluster_files()]
         for _, objs in files[:1]:  # namespaces
             for obj in objs:
                 kube.apply(obj)

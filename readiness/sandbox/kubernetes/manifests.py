@@ -35,8 +35,30 @@ def cluster_files() -> tuple[tuple[str, tuple[Obj, ...]], ...]:
     return tuple((path.name, tuple(load_yaml_documents(path))) for path in paths)
 
 
+#: `${NAME}` placeholders in the manifests and their values: where the sandbox's services listen,
+#: so the Prefect Deployment's environment names the real hosts and ports (discovery reads it).
+_values: dict[str, str] = {}
+
+
+def set_values(values: dict[str, str]) -> None:
+    _values.clear()
+    _values.update(values)
+
+
+def substitute(obj: Any) -> Any:
+    """A deep copy of `obj` with every `${NAME}` in its strings replaced by its value."""
+    if isinstance(obj, dict):
+        return {key: substitute(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [substitute(value) for value in obj]
+    if isinstance(obj, str) and "${" in obj:
+        for name, value in _values.items():
+            obj = obj.replace("${" + name + "}", value)
+    return copy.deepcopy(obj)
+
+
 def cluster_objects() -> list[Obj]:
-    return [copy.deepcopy(obj) for _, objs in cluster_files() for obj in objs]
+    return [substitute(obj) for _, objs in cluster_files() for obj in objs]
 
 
 def base_object(ref: Ref) -> Obj | None:

@@ -93,6 +93,9 @@ _dmarc   IN TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
             [self.ctx.process_status("dns")],
         )
 
+    def targets(self) -> dict[str, object]:
+        return {"edge": {"resolver": f"{LOOPBACK}:{self.port}", "caa_issuer": CA_IDENTIFIER}}
+
     def env(self) -> dict[str, str]:
         return {
             "READINESS_DNS_SERVER": f"{LOOPBACK}:{self.port}",

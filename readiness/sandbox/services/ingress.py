@@ -218,6 +218,24 @@ http {{
             [self.ctx.process_status("ingress")],
         )
 
+    def targets(self) -> dict[str, object]:
+        # The Prefect client goes to the ingress by address (the leaf names 127.0.0.1 too); the public
+        # names resolve through the sandbox DNS, so TLS and DNS checks connect to edge.address.
+        return {
+            "prefect": {
+                "api_url": f"https://{LOOPBACK}:{self.https_port}/api",
+                "ui_url": f"https://{APP_HOST}:{self.https_port}/",
+            },
+            "edge": {
+                "api_host": API_HOST,
+                "ui_host": APP_HOST,
+                "port": self.https_port,
+                "http_port": self.http_port,
+                "address": LOOPBACK,
+                "lb_address": LOOPBACK,
+            },
+        }
+
     def env(self) -> dict[str, str]:
         api = f"https://{API_HOST}:{self.https_port}/api"
         return {

@@ -116,6 +116,19 @@ class OidcComponent(Component):
         ok = self.ctx.is_running("oidc") and self._discovery_ok()
         return ComponentStatus(self.name, ok, f"issuer {self.issuer}", [self.ctx.process_status("oidc")])
 
+    def targets(self) -> dict[str, object]:
+        return {
+            "oidc": {
+                "preset": "oidc",
+                "issuer": self.issuer,
+                "client_id": CLIENT_ID,
+                "client_secret_file": str(self.ctx.secret_path("oidc-client")),
+                "redirect_uri": REDIRECT_URI,
+                "username": USERNAME,
+                "password_file": str(self.ctx.secret_path("oidc-user")),
+            }
+        }
+
     def env(self) -> dict[str, str]:
         return {
             "READINESS_OIDC_ISSUER": self.issuer,

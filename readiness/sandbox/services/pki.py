@@ -147,6 +147,9 @@ class PkiComponent(Component):
             f"root CA {ca_bundle(self.ctx)}; ingress leaf valid to {leaf.not_valid_after_utc:%Y-%m-%d}",
         )
 
+    def targets(self) -> dict[str, object]:
+        return {"ca_bundle": str(ca_bundle(self.ctx))}
+
     def env(self) -> dict[str, str]:
         return {
             "READINESS_CA_BUNDLE": str(ca_bundle(self.ctx)),

@@ -303,6 +303,20 @@ class PostgresComponent(Component):
             ),
         }
 
+    def targets(self) -> dict[str, object]:
+        return {
+            "postgres": {
+                "host": POSTGRES_HOST,
+                "hostaddr": LOOPBACK,
+                "port": self.port,
+                "user": ROLE,
+                "dbname": DATABASE,
+                "password_file": str(self.ctx.secret_path("postgres-prefect")),
+                "sslmode": "prefer" if self._plain() else "verify-full",
+                "sslrootcert": str(ca_bundle(self.ctx)),
+            }
+        }
+
     def sqlalchemy_url(self) -> str:
         """The URL Prefect uses. `prefer` so the server keeps working while a scenario turns TLS off."""
         from urllib.parse import quote

@@ -264,6 +264,15 @@ class PrefectComponent(Component):
             procs.append(self.ctx.process_status("prefect-slow-proxy"))
         return ComponentStatus(self.name, ready and worker, detail, procs)
 
+    def targets(self) -> dict[str, object]:
+        return {
+            "prefect": {
+                "auth_string_file": str(self._auth_file()),
+                "deployment": f"{FLOW_NAME}/{DEPLOYMENT_NAME}",
+                "work_pool": WORK_POOL,
+            }
+        }
+
     def env(self) -> dict[str, str]:
         return {
             "READINESS_PREFECT_AUTH_STRING_FILE": str(self._auth_file()),

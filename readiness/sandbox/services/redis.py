@@ -244,6 +244,18 @@ class RedisComponent(Component):
             "READINESS_REDIS_CA_BUNDLE": str(ca_bundle(self.ctx)),
         }
 
+    def targets(self) -> dict[str, object]:
+        # The TLS endpoint is the one Prefect should use; the plaintext port beside it is reported.
+        return {
+            "redis": {
+                "urls": {"messaging": f"rediss://{LOOPBACK}:{self.tls_port}/0"},
+                "username": "default",
+                "password_file": str(self.ctx.secret_path("redis")),
+                "ca_bundle": str(ca_bundle(self.ctx)),
+                "plaintext_url": f"redis://{LOOPBACK}:{self.port}/0",
+            }
+        }
+
     # -- scenarios ---------------------------------------------------------------------------------
 
     def _config_set(self, key: str, value: str) -> None:

@@ -221,6 +221,29 @@ service anvil {{
             )
         return out
 
+    def targets(self) -> dict[str, object]:
+        password = str(self.ctx.secret_path("smtp"))
+        out: dict[str, object] = {
+            "smtp": {
+                "host": SMTP_HOST,
+                "address": LOOPBACK,
+                "port": self.port,
+                "username": USER,
+                "password_file": password,
+                "sender": f"prefect@{MAIL_DOMAIN}",
+                "recipient": USER,
+            }
+        }
+        if self._imap_available():
+            out["imap"] = {
+                "host": IMAP_HOST,
+                "address": LOOPBACK,
+                "port": self.imap_port,
+                "username": USER,
+                "password_file": password,
+            }
+        return out
+
     # -- scenarios ---------------------------------------------------------------------------------
     def reconfigure(self) -> None:
         self._write_mode()

@@ -1,0 +1,194 @@
+"""Layer 3 of the targets: read-only discovery from the cluster, never reading a Secret.
+
+What it reads:
+- the Prefect server Deployment's container environment (found by the chart's labels in
+  `kubernetes.namespace`): PostgreSQL host, port, database and user (PREFECT_SERVER_DATABASE_* or the
+  password-less parts of a plain connection URL), Redis host and port (PREFECT_REDIS_MESSAGING_*),
+  PREFECT_UI_API_URL and PREFECT_UI_URL;
+- the Ingresses in that namespace: the API and UI hosts;
+- the ingress controller's LoadBalancer Service: the load balancer address.
+A variable given through `valueFrom` (a Secret or ConfigMap reference) is not followed: it is noted,
+and the check that needs it says which targets key to set.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from readiness.targets import Resolved
+
+if TYPE_CHECKING:
+    from readiness.targets import Targets
+
+SERVER_SELECTORS = (
+    "app.kubernetes.io/name=prefect-server",
+    "app.kubernetes.io/component=server",
+    "app=prefect-server",
+)
+DISCOVERY_TIMEOUT = 5.0
+
+_DATABASE_ENV = {
+    "PREFECT_SERVER_DATABASE_HOST": "postgres.host",
+    "PREFECT_SERVER_DATABASE_PORT": "postgres.port",
+    "PREFECT_SERVER_DATABASE_NAME": "postgres.dbname",
+    "PREFECT_SERVER_DATABASE_USER": "postgres.user",
+    "PREFECT_API_DATABASE_HOST": "postgres.host",
+    "PREFECT_API_DATABASE_PORT": "postgres.port",
+    "PREFECT_API_DATABASE_NAME": "postgres.dbname",
+    "PREFECT_API_DATABASE_USER": "postgres.user",
+}
+_URL_ENV = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+_SECRET_ENV = {
+    "PREFECT_SERVER_DATABASE_PASSWORD": "postgres.password",
+    "PREFECT_API_DATABASE_PASSWORD": "postgres.password",
+    "PREFECT_REDIS_MESSAGING_PASSWORD": "redis.password",
+}
+
+
+def _server_deployment(apps: Any, namespace: str) -> Any | None:
+    for selector in SERVER_SELECTORS:
+        items = apps.list_namespaced_deployment(
+            namespace, label_selector=selector, _request_timeout=DISCOVERY_TIMEOUT
+        ).items
+        if items:
+            return items[0]
+    return None
+
+
+def _from_server_env(deployment: Any) -> tuple[dict[str, Resolved], list[str]]:
+    found: dict[str, Resolved] = {}
+    notes: list[str] = []
+    name = f"Deployment {deployment.metadata.namespace}/{deployment.metadata.name}"
+    env: dict[str, Any] = {}
+    for container in deployment.spec.template.spec.containers or []:
+        for var in container.env or []:
+            env.setdefault(var.name, var)
+
+    def source(var: str) -> str:
+        return f"discovered: {name} env {var}"
+
+    for var, key in _DATABASE_ENV.items():
+        item = env.get(var)
+        if item is not None and item.value and key not in found:
+            value: Any = int(item.value) if key.endswith(".port") else item.value
+            found[key] = Resolved(value, source(var))
+    for var in _URL_ENV:
+        item = env.get(var)
+        if item is None:
+            continue
+        if item.value:
+            parts = urlsplit(item.value)
+            pairs = {
+                "postgres.host": parts.hostname,
+                "postgres.port": parts.port,
+                "postgres.dbname": parts.path.lstrip("/") or None,
+                "postgres.user": parts.username,
+            }
+            for key, value in pairs.items():
+                if value and key not in found:
+                    found[key] = Resolved(value, source(var) + " (password not read)")
+        elif item.value_from is not None:
+            notes.append(f"postgres: {name} takes {var} from a Secret, which discovery does not read")
+    redis_host, redis_port = env.get("PREFECT_REDIS_MESSAGING_HOST"), env.get("PREFECT_REDIS_MESSAGING_PORT")
+    if redis_host is not None and redis_host.value:
+        ssl = env.get("PREFECT_REDIS_MESSAGING_SSL")
+        scheme = "rediss" if ssl is not None and str(ssl.value).lower() in ("1", "true", "yes") else "redis"
+        port = redis_port.value if redis_port is not None and redis_port.value else "6379"
+        db = env.get("PREFECT_REDIS_MESSAGING_DB")
+        path = f"/{db.value}" if db is not None and db.value else "/0"
+        found["redis.urls"] = Resolved({"messaging": f"{scheme}://{redis_host.value}:{port}{path}"},
+                                       source("PREFECT_REDIS_MESSAGING_HOST/PORT"))  # fmt: skip
+        user = env.get("PREFECT_REDIS_MESSAGING_USERNAME")
+        if user is not None and user.value:
+            found["redis.username"] = Resolved(user.value, source("PREFECT_REDIS_MESSAGING_USERNAME"))
+    for var, key in _SECRET_ENV.items():
+        item = env.get(var)
+        if item is not None and item.value_from is not None and item.value_from.secret_key_ref is not None:
+            ref = item.value_from.secret_key_ref
+            section = key.split(".")[0]
+            notes.append(
+                f"{section}: {name} takes {var} from Secret {ref.name} key {ref.key}, which discovery does not read"
+            )
+    for var, key in (("PREFECT_UI_URL", "prefect.ui_url"), ("PREFECT_UI_API_URL", "prefect.ui_api_url")):
+        item = env.get(var)
+        if item is not None and item.value:
+            found[key] = Resolved(item.value.rstrip("/"), source(var))
+    return found, notes
+
+
+def _from_ingresses(networking: Any, namespace: str) -> dict[str, Resolved]:
+    hosts: list[tuple[str, str]] = []
+    for ingress in networking.list_namespaced_ingress(namespace, _request_timeout=DISCOVERY_TIMEOUT).items:
+        for rule in ingress.spec.rules or []:
+            if rule.host:
+                hosts.append((rule.host, f"discovered: Ingress {namespace}/{ingress.metadata.name} host"))
+    found: dict[str, Resolved] = {}
+    for host, source in hosts:
+        key = "edge.api_host" if host.split(".")[0] in ("api", "prefect-api") else "edge.ui_host"
+        found.setdefault(key, Resolved(host, source))
+    if len(hosts) == 1:  # one host serves both
+        found.setdefault("edge.api_host", Resolved(hosts[0][0], hosts[0][1]))
+        found.setdefault("edge.ui_host", Resolved(hosts[0][0], hosts[0][1]))
+    return found
+
+
+def _from_load_balancer(core: Any, namespace: str) -> dict[str, Resolved]:
+    for service in core.list_namespaced_service(namespace, _request_timeout=DISCOVERY_TIMEOUT).items:
+        if service.spec.type != "LoadBalancer":
+            continue
+        for entry in (service.status.load_balancer and service.status.load_balancer.ingress) or []:
+            address = entry.ip or entry.hostname
+            if address:
+                return {
+                    "edge.lb_address": Resolved(
+                        address, f"discovered: Service {namespace}/{service.metadata.name} status"
+                    )
+                }
+    return {}
+
+
+def discover_from_cluster(targets: Targets) -> tuple[dict[str, Resolved], list[str]]:
+    """What the cluster says about the install, read-only; (values, notes about what stayed unknown)."""
+    if not targets.resolved("kubernetes.kubeconfig"):
+        return {}, []
+    from kubernetes import client
+
+    from readiness.expect import CheckError
+    from readiness.kube import api_client
+
+    try:
+        api = api_client(targets, timeout=DISCOVERY_TIMEOUT)
+    except CheckError as exc:
+        return {}, [f"discovery: {exc}"]
+    namespace = str(targets.get("kubernetes.namespace"))
+    ingress_namespace = str(targets.get("kubernetes.ingress_namespace"))
+    found: dict[str, Resolved] = {}
+    notes: list[str] = []
+    steps = (
+        ("the Prefect server Deployment", lambda: _server_step(client.AppsV1Api(api), namespace)),
+        ("the Ingresses", lambda: (_from_ingresses(client.NetworkingV1Api(api), namespace), [])),
+        ("the load balancer Service", lambda: (_from_load_balancer(client.CoreV1Api(api), ingress_namespace), [])),
+    )
+    try:
+        for what, step in steps:
+            try:
+                values, step_notes = step()
+            except client.ApiException as exc:
+                notes.append(f"discovery of {what}: the API server answered {exc.status} {exc.reason}")
+                continue
+            for key, value in values.items():
+                found.setdefault(key, value)
+            notes.extend(step_notes)
+    except Exception as exc:  # unreachable cluster, TLS, timeouts: one note, the checks carry on
+        notes.append(f"discovery: cannot reach the cluster: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        api.close()
+    return found, notes
+
+
+def _server_step(apps: Any, namespace: str) -> tuple[dict[str, Resolved], list[str]]:
+    deployment = _server_deployment(apps, namespace)
+    if deployment is None:
+        return {}, [f"discovery: no Prefect server Deployment found in namespace {namespace}"]
+    return _from_server_env(deployment)
