@@ -443,6 +443,14 @@ def _convention_layer(environ: Mapping[str, str], kube_context: str | None) -> d
     if "postgres.port" in out:
         out["postgres.port"] = Resolved(int(out["postgres.port"].value), out["postgres.port"].source)
     env("postgres.password", "PGPASSWORD", secret=True)
+    if "postgres.password" not in out:
+        from_passfile = _pgpass(
+            environ,
+            *(str(out[k].value) if k in out else None for k in ("postgres.host", "postgres.port", "postgres.dbname")),
+            str(out["postgres.user"].value) if "postgres.user" in out else None,
+        )
+        if from_passfile is not None:
+            out["postgres.password"] = from_passfile
     # Redis
     if environ.get("REDIS_URL"):
         url, user, password = _split_url_password(environ["REDIS_URL"])

@@ -126,7 +126,7 @@ def test_precedence_file_over_conventions_over_discovery_over_defaults(tmp_path)
             "postgres.host": Resolved("from-cluster", "discovered: x"),
             "postgres.port": Resolved(5432, "discovered: x"),
             "postgres.user": Resolved("from-cluster", "discovered: x"),
-            "kubernetes.namespace": Resolved("not-used", "discovered: x"),
+            "edge.port": Resolved(8443, "discovered: x"),
             "edge.lb_address": Resolved("203.0.113.10", "discovered: lb"),
         }
         return found, [
@@ -142,7 +142,9 @@ def test_precedence_file_over_conventions_over_discovery_over_defaults(tmp_path)
     assert targets.get("postgres.port") == 5432
     assert targets.source("postgres.port") == "discovered: x"
     assert targets.get("edge.lb_address") == "203.0.113.10"
-    assert targets.get("kubernetes.namespace") == "prefect"  # a default is replaced only by something known
+    assert targets.get("edge.port") == 8443  # what the cluster says beats a default
+    assert targets.get("kubernetes.namespace") == "prefect"
+    assert targets.source("kubernetes.namespace") == "default"
     assert asked == ["yes"]  # discovery runs once
 
 
