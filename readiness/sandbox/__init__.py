@@ -100,6 +100,7 @@ class Sandbox:
             if progress:
                 print(f"sandbox: starting {component.name} ...", file=sys.stderr, flush=True)
             component.up()
+            self.ctx.set("started", sorted({*self.ctx.get("started", []), component.name}))  # type: ignore[misc]
             timings[component.name] = time.monotonic() - started
             if progress:
                 print(f"sandbox: {component.name} up in {timings[component.name]:.1f} s", file=sys.stderr)
@@ -126,6 +127,8 @@ class Sandbox:
         for name in self.ctx.managed():
             self.ctx.stop(name)
         self.ctx.set("scenarios", [])
+        stopped = {c.name for c in self.components}
+        self.ctx.set("started", [n for n in self.ctx.get("started", []) if n not in stopped])  # type: ignore[union-attr]
         if errors:
             raise SandboxError("; ".join(errors))
 
@@ -151,7 +154,10 @@ class Sandbox:
     def targets(self) -> dict[str, object]:
         """The sandbox's targets file content: every component's part, merged."""
         merged: dict[str, object] = {"schema_version": 1}
+        started = set(self.ctx.get("started", []))  # type: ignore[arg-type]
         for component in self.components:
+            if component.name not in started:
+                continue
             for section, body in component.targets().items():
                 current = merged.get(section)
                 if isinstance(current, dict) and isinstance(body, dict):

@@ -125,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"scenarios: {', '.join(scenarios) if scenarios else '(none: conformant)'}")
             return 0 if healthy else 1
         elif args.sandbox_command == "env":
-            sandbox.write_env_file()
             for key, value in sorted(sandbox.user_env().items()):
                 import shlex
 
