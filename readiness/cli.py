@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     from readiness.targets_cli import add_parser as add_targets
 
     add_targets(sub)
+    from readiness.runner import add_parser as add_run
+
+    add_run(sub)
     try:
         from readiness.drift import add_parser as add_diff
     except ImportError:  # pragma: no cover - during bootstrap
@@ -36,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "pass_unknown", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.unknown = unknown  # `readiness run` hands them to pytest
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -14,7 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+from readiness import bundle
+
+#: the shipped profiles: the checkout's profiles/, or their copy inside the installed package
+PROFILE_DIR = bundle.path("profiles")
 REQUIREMENT_ID = r"^[A-Z0-9]+(-[A-Z0-9]+)+$"
 
 
@@ -67,6 +70,12 @@ class Settings(_Strict):
     default_timeout: float = Field(default=30.0, gt=0, description="seconds per check unless the requirement says")
     domain: str | None = Field(default=None, description="the install's DNS domain (api.<domain>, app.<domain>)")
     namespace: str = "prefect"
+    report_store: str | None = Field(
+        default=None,
+        pattern=r"^(s3|gs|az)://[^/]+/?.*$",
+        description="where `readiness run` also keeps each report and finds the previous one: "
+        "s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://ACCOUNT/CONTAINER/PREFIX (cloud SDK credentials)",
+    )
 
 
 class ProfileFile(_Strict):
@@ -164,6 +173,17 @@ def resolve_profile_path(name_or_path: str, search_dir: Path = PROFILE_DIR) -> P
     return path
 
 
+def _resolve_extends(name_or_path: str, beside: Path, search_dir: Path) -> Path:
+    """`extends: NAME` names a profile beside the extending file, else a shipped one (so a profile file
+    kept anywhere, e.g. a ConfigMap mounted in a pod, can say `extends: aws`)."""
+    try:
+        return resolve_profile_path(name_or_path, beside)
+    except ProfileError:
+        if beside == search_dir or Path(name_or_path).suffix in (".yaml", ".yml") or "/" in name_or_path:
+            raise
+        return resolve_profile_path(name_or_path, search_dir)
+
+
 def load_yaml(text: str) -> Any:
     """safe_load, with libyaml's C loader when PyYAML has it (ten times faster on the catalog)."""
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
@@ -200,7 +220,7 @@ def load_profile(name_or_path: str, search_dir: Path = PROFILE_DIR) -> Profile:
         if data.extends is None:
             break
         try:
-            path = resolve_profile_path(data.extends, path.parent)
+            path = _resolve_extends(data.extends, path.parent, search_dir)
         except ProfileError as exc:
             raise ProfileError(f"{path}: extends: {exc}") from None
     chain.reverse()  # base first

@@ -20,6 +20,7 @@ from typing import Any
 from readiness import __version__
 from readiness.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, rank, run_verdict, worst
 from readiness.profile import Level, Profile
+from readiness.prometheus import write_textfile
 from readiness.redact import Redactor
 from readiness.waivers import WaiverDecision
 
@@ -232,6 +233,7 @@ def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) 
     (run_dir / "conformance.md").write_text(redactor.text(write_markdown(report)))
     (run_dir / "conformance.html").write_text(redactor.text(write_html(report)))
     (run_dir / "junit.xml").write_text(redactor.text(write_junit(report)))
+    write_textfile(report, run_dir)  # conformance.prom, for monitoring
     latest = report_dir / "latest"
     tmp = report_dir / f".latest-{os.getpid()}"
     try:

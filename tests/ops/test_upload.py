@@ -1,0 +1,105 @@
+"""Reports kept in S3 (moto's server speaks S3's wire protocol to boto3): every file of a run under
+<prefix>/<run-id>/ and <prefix>/latest/, the previous report fetched back as the next baseline, and a
+store that cannot be reached or is not configured said in one line."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from readiness.upload import StoreURL, UploadError, fetch_latest, upload_run
+
+BUCKET = "audit-reports"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint, monkeypatch):
+    """boto3 pointed at moto through the SDK's own settings (no code path of ours knows it is moto)."""
+    for key, value in {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)
+
+
+def _run_dir(root, run_id: str, verdict: str):
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "conformance.json").write_text(json.dumps({"run": {"id": run_id}, "verdict": verdict}))
+    for name in ("conformance.html", "conformance.md", "junit.xml", "conformance.prom"):
+        (run_dir / name).write_text(name)
+    return run_dir
+
+
+def test_a_run_lands_under_its_id_and_latest_and_comes_back_as_the_baseline(s3, tmp_path):
+    url = StoreURL.parse(f"s3://{BUCKET}/prod/prefect")
+    assert fetch_latest(url, tmp_path / "baseline.json") is None  # first run: nothing to compare with
+
+    upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
+    upload_run(_run_dir(tmp_path, "run-2", "fail"), url)
+
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    files = {"conformance.json", "conformance.html", "conformance.md", "junit.xml", "conformance.prom"}
+    assert keys == {f"prod/prefect/{folder}/{name}" for folder in ("run-1", "run-2", "latest") for name in files}
+    head = s3.head_object(Bucket=BUCKET, Key="prod/prefect/latest/conformance.html")
+    assert head["ContentType"].startswith("text/html")
+
+    baseline = fetch_latest(url, tmp_path / "baseline" / "conformance.json")
+    assert baseline is not None and json.loads(baseline.read_text())["run"]["id"] == "run-2"
+
+
+def test_a_missing_bucket_is_one_line_naming_the_store(s3, tmp_path):
+    url = StoreURL.parse("s3://no-such-bucket/x")
+    with pytest.raises(UploadError) as caught:
+        upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
+    message = str(caught.value)
+    assert message.startswith("report store s3://no-such-bucket/x: upload failed:") and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket/a/b/", StoreURL("s3", "bucket", "a/b")),
+        ("gs://bucket", StoreURL("gs", "bucket", "")),
+        ("az://account/container/reports", StoreURL("az", "container", "reports", account="account")),
+    ],
+)
+def test_store_urls(url, expected):
+    assert StoreURL.parse(url) == expected
+    assert expected.key("latest", "junit.xml") == "/".join(p for p in (expected.prefix, "latest", "junit.xml") if p)
+
+
+@pytest.mark.parametrize("url", ["https://bucket/x", "az://account", "s3:///x"])
+def test_a_malformed_store_url_says_what_is_expected(url):
+    with pytest.raises(UploadError, match="expected s3://BUCKET/PREFIX"):
+        StoreURL.parse(url)
