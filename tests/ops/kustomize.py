@@ -97,7 +97,9 @@ def build(folder: Path) -> list[dict[str, Any]]:
                 raise KustomizeError(f"{folder}: patch {spec['path']} matches no resource ({target})")
             for i in hits:
                 body = {k: v for k, v in patch.items() if k != "metadata"}
-                body["metadata"] = {k: v for k, v in patch.get("metadata", {}).items() if k not in ("name", "namespace")}
+                body["metadata"] = {
+                    k: v for k, v in patch.get("metadata", {}).items() if k not in ("name", "namespace")
+                }
                 objects[i] = merge(objects[i], body)
     _images(objects, kustomization.get("images", []))
     keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
