@@ -5,7 +5,13 @@ store that cannot be reached or is not configured said in one line."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -103,3 +109,73 @@ def test_store_urls(url, expected):
 def test_a_malformed_store_url_says_what_is_expected(url):
     with pytest.raises(UploadError, match="expected s3://BUCKET/PREFIX"):
         StoreURL.parse(url)
+
+
+# -- Azure Blob: Azurite (Microsoft's Azure Storage emulator, from npm) speaks the Blob REST protocol ------
+AZURITE_VERSION = "3.37.0"
+AZURITE_DIR = Path(os.environ.get("READINESS_CACHE", Path.home() / ".cache" / "prefect-readiness")) / "npm"
+# Azurite's documented development account (a public, fixed key; not a secret of anyone's)
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def _azurite_binary() -> Path:
+    binary = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        if not shutil.which("npm"):
+            pytest.fail("Azurite needs npm (Debian package `npm`) to install it from the npm registry")
+        AZURITE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(AZURITE_DIR), "--no-audit", "--no-fund",
+                        f"azurite@{AZURITE_VERSION}"], check=True, capture_output=True, timeout=900)  # fmt: skip
+    return binary
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory):
+    port = _free_port()
+    data = tmp_path_factory.mktemp("azurite")
+    process = subprocess.Popen(
+        [str(_azurite_binary()), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(data),
+         "--silent", "--skipApiVersionCheck", "--loose"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"Azurite did not listen on 127.0.0.1:{port}")
+            time.sleep(0.2)
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
+        )
+    finally:  # Azurite waits for idle keep-alive connections on SIGTERM: its own process group, killed
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_azure_blob_keeps_each_run_and_gives_back_the_latest(azurite, tmp_path, monkeypatch):
+    from azure.storage.blob import BlobServiceClient
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
+    container = BlobServiceClient.from_connection_string(azurite).create_container("reports")
+    url = StoreURL.parse(f"az://{DEV_ACCOUNT}/reports/prod")
+    assert fetch_latest(url, tmp_path / "baseline.json") is None
+
+    upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
+    upload_run(_run_dir(tmp_path, "run-2", "fail"), url)
+
+    names = {blob.name for blob in container.list_blobs()}
+    assert {"prod/run-1/junit.xml", "prod/run-2/conformance.prom", "prod/latest/conformance.html"} <= names
+    props = container.get_blob_client("prod/latest/conformance.json").get_blob_properties()
+    assert props.content_settings.content_type == "application/json"
+    baseline = fetch_latest(url, tmp_path / "b" / "conformance.json")
+    assert baseline is not None and json.loads(baseline.read_text())["run"]["id"] == "run-2"
+
+    missing = StoreURL.parse(f"az://{DEV_ACCOUNT}/no-such-container/x")
+    with pytest.raises(UploadError, match=r"^report store az://devstoreaccount1/no-such-container/x: upload failed"):
+        upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), missing)
