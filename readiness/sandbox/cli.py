@@ -46,9 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def project_root() -> Path:
-    """The folder holding suites/ and conftest.py: the source tree, else the current directory."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "suites").is_dir() else Path.cwd()
+    """The folder holding suites/ and the pytest settings: the source tree, or the installed package's copy."""
+    from readiness import bundle
+
+    return bundle.root()
 
 
 def run_check(sandbox: Sandbox, args: argparse.Namespace) -> int:
