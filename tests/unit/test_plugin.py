@@ -197,6 +197,7 @@ def test_all_four_report_files_and_latest_link(pytester):
         "conformance.html",
         "conformance.json",
         "conformance.md",
+        "conformance.prom",
         "junit.xml",
     ]
     assert (pytester.path / "out" / "latest").resolve() == run_dirs[0].resolve()

@@ -110,7 +110,7 @@ def test_leaks_targets_secrets(expect, targets):
     assert TARGETS_CANARY not in output
     assert "SSO-DISCOVERY" in output
     files = [p for p in report_dir.rglob("*") if p.is_file()]
-    assert len(files) == 4
+    assert len(files) == 5  # the four report files and conformance.prom
     for path in files:
         assert CANARY not in path.read_text(), path
         assert PROFILE_CANARY not in path.read_text(), path
