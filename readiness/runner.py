@@ -79,6 +79,14 @@ def _say(text: str) -> None:
     print(f"readiness run: {text}", file=sys.stderr, flush=True)
 
 
+def latest_run(report_dir: Path) -> Path | None:
+    """The newest run folder: `latest` is a symlink, or a file naming the run where symlinks are not allowed."""
+    latest = report_dir / "latest"
+    if latest.is_file():
+        latest = report_dir / latest.read_text().strip()
+    return latest.resolve() if latest.is_dir() else None
+
+
 def _previous(report_dir: Path, store: object | None) -> Path | None:
     from readiness.upload import StoreURL, fetch_latest
 
@@ -87,9 +95,9 @@ def _previous(report_dir: Path, store: object | None) -> Path | None:
         if found is None:
             _say(f"no previous report in {store}: this run becomes the first baseline")
         return found
-    local = report_dir / "latest" / "conformance.json"
-    if local.is_file():
-        return local.resolve()
+    run_dir = latest_run(report_dir)
+    if run_dir is not None and (run_dir / "conformance.json").is_file():
+        return run_dir / "conformance.json"
     _say(f"no previous report in {report_dir}: this run becomes the first baseline")
     return None
 
@@ -123,8 +131,7 @@ def run(args: argparse.Namespace) -> int:
         return 4  # pytest's usage error, as `pytest --profile` gives
     report_dir = Path(args.report_dir).resolve()
     store = StoreURL.parse(profile.settings.report_store) if profile.settings.report_store else None
-    latest = report_dir / "latest"
-    before = latest.resolve() if latest.exists() else None
+    before = latest_run(report_dir)
     try:
         baseline = (
             _previous(report_dir, store)
@@ -137,10 +144,10 @@ def run(args: argparse.Namespace) -> int:
     argv = pytest_command(args, pytest_args, baseline.resolve() if baseline else None)
     _say(" ".join(argv[1:]))
     code = _run_pytest(argv)
-    if not latest.exists() or latest.resolve() == before:
+    run_dir = latest_run(report_dir)
+    if run_dir is None or run_dir == before:
         _say(f"no report was written (pytest exit status {code})")
         return code
-    run_dir = latest.resolve()
     _say(f"report: {run_dir}")
     if store is not None:
         try:
