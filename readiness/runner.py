@@ -64,12 +64,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run, pass_unknown=True)
 
 
-def pytest_command(args: argparse.Namespace, pytest_args: list[str], baseline: Path | None) -> list[str]:
+def pytest_command(
+    args: argparse.Namespace, pytest_args: list[str], report_dir: Path, baseline: Path | None
+) -> list[str]:
     root = bundle.root()
     suites = bundle.path("suites")
     paths = [str(suites / name) for name in args.suite] or [str(suites)]
     argv = [sys.executable, "-m", "pytest", "-c", str(root / bundle.SETTINGS_FILE), "--rootdir", str(root)]
-    argv += ["-p", "no:cacheprovider", f"--profile={args.profile}", f"--report-dir={args.report_dir}"]
+    argv += ["-p", "no:cacheprovider", f"--profile={args.profile}", f"--report-dir={report_dir}"]
     if baseline is not None:
         argv.append(f"--baseline={baseline}")
     return [*argv, *paths, *pytest_args]
@@ -141,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     except UploadError as exc:
         print(f"readiness run: error: {exc}", file=sys.stderr)
         return 1
-    argv = pytest_command(args, pytest_args, baseline.resolve() if baseline else None)
+    argv = pytest_command(args, pytest_args, report_dir, baseline.resolve() if baseline else None)
     _say(" ".join(argv[1:]))
     code = _run_pytest(argv)
     run_dir = latest_run(report_dir)
