@@ -179,3 +179,24 @@ def test_azure_blob_keeps_each_run_and_gives_back_the_latest(azurite, tmp_path, 
     missing = StoreURL.parse(f"az://{DEV_ACCOUNT}/no-such-container/x")
     with pytest.raises(UploadError, match=r"^report store az://devstoreaccount1/no-such-container/x: upload failed"):
         upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), missing)
+
+
+# -- Cloud Storage: the client's own emulator setting, a small JSON-API stand-in (tests/ops/fake_gcs.py) ----
+def test_gcs_keeps_each_run_and_gives_back_the_latest(tmp_path, monkeypatch):
+    from tests.ops.fake_gcs import FakeGCS
+
+    with FakeGCS({"audits"}) as gcs:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "example-project")
+        url = StoreURL.parse("gs://audits/prefect")
+        assert fetch_latest(url, tmp_path / "baseline.json") is None
+        upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
+        upload_run(_run_dir(tmp_path, "run-2", "fail"), url)
+        assert {("audits", "prefect/run-1/junit.xml"), ("audits", "prefect/latest/conformance.prom")} <= set(
+            gcs.objects
+        )
+        assert gcs.objects[("audits", "prefect/latest/conformance.html")][1].startswith("text/html")
+        baseline = fetch_latest(url, tmp_path / "b" / "conformance.json")
+        assert baseline is not None and json.loads(baseline.read_text())["run"]["id"] == "run-2"
+        with pytest.raises(UploadError, match=r"^report store gs://elsewhere/x: upload failed: NotFound"):
+            upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), StoreURL.parse("gs://elsewhere/x"))
