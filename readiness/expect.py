@@ -31,6 +31,10 @@ class CheckTimeout(CheckError):
     """The check ran past its timeout."""
 
 
+class Interrupted(CheckError):
+    """The run was stopped (SIGTERM) while this check ran: it ends as an error, its cleanup still runs."""
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

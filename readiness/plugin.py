@@ -7,10 +7,14 @@ a serial run feed the controller the same data; the controller writes the report
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
+import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -18,7 +22,15 @@ from typing import Any
 
 import pytest
 
-from readiness.expect import BudgetExhausted, CheckError, CheckTimeout, Expect, ExpectationNotMet, now_iso
+from readiness.expect import (
+    BudgetExhausted,
+    CheckError,
+    CheckTimeout,
+    Expect,
+    ExpectationNotMet,
+    Interrupted,
+    now_iso,
+)
 from readiness.model import EXIT_INCOMPLETE, CheckResult, Outcome, Verdict, exit_status
 from readiness.profile import Effect, Level, Profile, ProfileError, Requirement, load_profile
 from readiness.redact import Redactor, default_redactor
@@ -54,6 +66,11 @@ class RunState:
             self.deadline = time.time() + self.budget if self.budget else None
         self.report_dir: Path | None = None
         self.report: dict[str, Any] | None = None
+        #: the signal that stopped the run (SIGTERM), once it came
+        self.interrupted_by: str | None = None
+        #: the running check's backstop, while a check is in its call phase
+        self.alarm: _Alarm | None = None
+        self.session: pytest.Session | None = None
         self.scope = Scope(
             narrowed=bool(config.getoption("keyword", "") or config.getoption("markexpr", "")),
             paths=paths_of(config.args, config.invocation_params.dir),
@@ -136,6 +153,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="kubeconfig context to use (default: the current context)",
     )
+    group.addoption(
+        "--grace",
+        dest="readiness_grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="after SIGTERM, time for the running check's cleanup, the fixtures' teardown and the report "
+        "before the run exits at once (default 30; a second SIGTERM exits at once too)",
+    )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
 
@@ -179,10 +205,75 @@ def pytest_configure(config: pytest.Config) -> None:
     budget = config.getoption("readiness_budget")
     if budget is not None and budget <= 0:
         raise pytest.UsageError(f"--budget: expected a number of seconds above 0, got {budget}")
+    if config.getoption("readiness_grace") < 0:
+        raise pytest.UsageError("--grace: expected a number of seconds, 0 or more")
     state = RunState(config, profile, waivers, redactor)
     state.targets = targets
     config.stash[_state_key] = state
     config.pluginmanager.register(_Collector(state), "readiness-collector")
+    config.pluginmanager.register(_OrderlyStop(state), "readiness-orderly-stop")
+
+
+class _OrderlyStop:
+    """SIGTERM (how CD systems cancel a job) stops the run like Ctrl-C would, but in order: the running
+    check ends as `error: interrupted (SIGTERM)` (not inside its cleanup: that runs to its end), the
+    remaining checks are not started, every fixture is torn down, and the report is written with
+    `interrupted: true`. A second SIGTERM, or --grace seconds passing, exits at once."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.previous: Any = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.state.session = session
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def pytest_unconfigure(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+            self.previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        state = self.state
+        if state.interrupted_by is not None:
+            _exit_at_once(signum, f"second {name}", state.config)
+        state.interrupted_by = name
+        grace = float(state.config.getoption("readiness_grace"))
+        _say(
+            state.config,
+            f"readiness: {name}: stopping in order (the running check ends, the rest are not started, "
+            f"cleanups run, the report is written; {grace:g} s grace, or {name} again to exit at once)",
+        )
+        timer = threading.Timer(grace, _exit_at_once, (signum, f"{grace:g} s grace after {name} passed", state.config))
+        timer.daemon = True
+        timer.start()
+        if state.session is not None:
+            state.session.shouldstop = f"interrupted ({name})"
+        if state.is_controller and state.config.pluginmanager.has_plugin("dsession"):
+            # xdist's controller runs no check: it stops its workers on KeyboardInterrupt, its Ctrl-C path.
+            # Each worker handles its own SIGTERM (a signal to the group reaches them) as below.
+            raise KeyboardInterrupt
+        if state.alarm is not None:
+            state.alarm.interrupt(Interrupted(f"interrupted ({name})"), frame)
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the real stderr, also while pytest captures the running check's output."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+        sys.stderr.write(f"\n{line}\n")
+        sys.stderr.flush()
+
+
+def _exit_at_once(signum: int, why: str, config: pytest.Config) -> None:
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.suspend_global_capture(in_=False)
+    sys.stderr.write(f"\nreadiness: {why}: exiting at once\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 #: Every option whose value is a path: flag -> dest. pytest takes `--flag /elsewhere/x` (two arguments) for
@@ -387,28 +478,44 @@ class _Alarm:
     def __init__(self, seconds: float, error: Exception) -> None:
         self.seconds, self.error = seconds, error
         self.expired = False
+        self.fired = False
+        #: an interruption (SIGTERM) waiting for the check to leave its cleanup
+        self.pending: Exception | None = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Alarm:
         if self.seconds <= 0:
             raise self.error
 
         def _fire(signum: int, frame: Any) -> None:
-            self.expired = True
+            if self.pending is None:
+                self.expired = True
             if in_cleanup(frame):
                 signal.setitimer(signal.ITIMER_REAL, self.RETRY)
                 return
             self.fired = True
-            raise self.error
+            raise self.pending or self.error
 
-        self.fired = False
         self._previous = signal.signal(signal.SIGALRM, _fire)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def interrupt(self, error: Exception, frame: Any) -> None:
+        """End the check with `error` now, or as soon as it leaves the cleanup it is in."""
+        if self.fired:
+            return
+        self.pending = error
+        if in_cleanup(frame):
+            signal.setitimer(signal.ITIMER_REAL, self.RETRY)
+            return
+        self.fired = True
+        raise error
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
-        if self.expired and not self.fired and exc_type is None:
-            raise self.error  # it ran out while cleaning up: the check still overran its timeout
+        if (self.expired or self.pending) and not self.fired and exc_type is None:
+            # it ran out (or was interrupted) while cleaning up: the check still ends that way
+            raise self.pending or self.error
 
 
 _FRAMEWORK = tuple(str(Path(m.__file__).parent) for m in (pytest, __import__("pluggy"), __import__("_pytest")))
@@ -459,8 +566,14 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     if remaining is not None and remaining < timeout:
         timeout = remaining
         error = BudgetExhausted("budget exhausted: the run's --budget ran out during this check")
-    with _Alarm(timeout, error):
-        return (yield)
+    if state.interrupted_by is not None:  # set up, then the run was stopped: do not start it
+        raise Interrupted(f"interrupted ({state.interrupted_by}) before this check started")
+    with _Alarm(timeout, error) as alarm:
+        state.alarm = alarm
+        try:
+            return (yield)
+        finally:
+            state.alarm = None
 
 
 def _classify(call: pytest.CallInfo[None], level: Level) -> tuple[Outcome, str]:
@@ -587,6 +700,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "baseline": config.getoption("readiness_baseline"),
         "allow_incomplete": bool(config.getoption("readiness_allow_incomplete")),
         "interrupted": interrupted,
+        "interrupted_by": state.interrupted_by or ("SIGINT" if interrupted else None),
     }
     not_in_run = {
         req_id: reason

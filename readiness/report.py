@@ -120,7 +120,10 @@ def build_report(
         outcome = _outcome_of_checks(req.level, req_checks)
         decisive_check, observation = _decisive(req_checks)
         message = decisive_check.message if decisive_check else ""
-        if not req_checks:
+        if not req_checks and options.get("interrupted"):
+            by = options.get("interrupted_by") or "an interruption"
+            message = f"not run: the run was stopped ({by}) before a check of this requirement started"
+        elif not req_checks:
             message = "no check ran for this requirement in this run (no check implemented yet)"
         waiver = waivers.applied.get(req_id)
         waiver_data = None
@@ -186,6 +189,8 @@ def build_report(
             "host": socket.gethostname(),
             "python": platform.python_version(),
             "options": options,
+            "interrupted": bool(options.get("interrupted")),
+            "interrupted_by": options.get("interrupted_by"),
         },
         "summary": summary,
         "results": results,
@@ -209,10 +214,12 @@ def verdict_reason(verdict: Verdict, summary: dict[str, Any], options: dict[str,
         bad = [f"{summary[o]} {o}" for o in ("fail", "error") if summary[o]]
         if options.get("strict") and summary["warn"]:
             bad.append(f"{summary['warn']} warn (--strict)")
+        if options.get("interrupted"):
+            bad.append(f"the run was interrupted ({options.get('interrupted_by') or 'SIGINT'})")
         return ", ".join(bad)
     if verdict is Verdict.incomplete:
         if options.get("interrupted"):
-            return "the run was interrupted before every check ran"
+            return f"the run was interrupted ({options.get('interrupted_by') or 'SIGINT'}) before every check ran"
         missing = summary["not_evaluated"]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

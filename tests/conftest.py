@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -12,3 +15,17 @@ def checks_dir(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder whose runs load the readiness plugin, with reports under ./reports."""
     pytester.makeini("[pytest]\naddopts = -p readiness.plugin -p no:cacheprovider\n")
     return pytester
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM and SIGHUP end the self-tests like Ctrl-C: session fixtures (the sandboxes) are torn down.
+    A second one kills at once. (Runs with --profile get the plugin's orderly stop instead.)"""
+    if config.getoption("readiness_profile", None) or threading.current_thread() is not threading.main_thread():
+        return
+
+    def _interrupt(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from readiness.process import die_with_parent
+
 CACHE_ROOT = Path(os.environ.get("READINESS_CACHE", Path.home() / ".cache" / "prefect-readiness"))
 
 
@@ -95,7 +97,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Pa
 class SandboxContext:
     """State shared by every component: one folder, persisted ports and secrets, managed processes."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(self, state_dir: Path | None = None, tied: bool = False) -> None:
+        #: processes started from now on die with this process (PR_SET_PDEATHSIG): set by `sandbox check`
+        #: and test sessions, whose sandbox must not outlive them; `sandbox up` leaves it off on purpose
+        self.tied = tied
         self.root = (state_dir or default_state_dir()).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         for sub in ("logs", "run", "secrets", "data"):
@@ -214,6 +219,7 @@ class SandboxContext:
                 cwd=cwd,
                 start_new_session=True,
                 user=user,
+                preexec_fn=die_with_parent(signal.SIGTERM) if self.tied else None,
             )
         self._pid_file(name).write_text(f"{proc.pid} {process_start_time(proc.pid) or ''}".strip())
         return proc.pid

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from readiness.sandbox import Sandbox, SandboxContext, SandboxError
@@ -52,44 +56,102 @@ def project_root() -> Path:
     return bundle.root()
 
 
+#: how long `check` waits, after a stop signal, for the pytest run to end its check, clean up and report
+CHECK_GRACE_S = 60.0
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a cancelled CD job, a closed terminal) raise KeyboardInterrupt, as Ctrl-C does, so
+    the same `except KeyboardInterrupt` path takes the sandbox down."""
+
+    def _raise(signum: int, frame: object) -> None:
+        print(f"\nreadiness sandbox: {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_check(sandbox: Sandbox, args: argparse.Namespace) -> int:
     import os
-    import subprocess
+
+    from readiness.process import popen_tied, stop_group
 
     root = project_root()
     report_dir = Path(args.report_dir).resolve()
     extra = [a for a in args.pytest_args if a != "--"]
     code = 1
+    # Unless the user keeps it, this sandbox lives as long as this command: its servers die with it, even
+    # if it is killed outright (parent-death signal).
+    sandbox.ctx.tied = not args.keep
+    run: subprocess.Popen[bytes] | None = None
     try:
-        sandbox.up()
-        env = dict(os.environ)
-        env.update(sandbox.user_env())
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--profile",
-            "sandbox",
-            "--report-dir",
-            str(report_dir),
-            str(root / "suites"),
-            *extra,
-        ]
-        print(f"sandbox: running {' '.join(argv[1:])}", file=sys.stderr, flush=True)
-        code = subprocess.run(argv, cwd=root, env=env, check=False).returncode
+        with stop_signals_interrupt():
+            sandbox.up()
+            env = dict(os.environ)
+            env.update(sandbox.user_env())
+            argv = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--profile",
+                "sandbox",
+                f"--report-dir={report_dir}",
+                str(root / "suites"),
+                *extra,
+            ]
+            print(f"sandbox: running {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+            # Its own process group: a signal to ours reaches it once, forwarded below, never twice (a second
+            # SIGTERM would make it exit at once, without cleanup or report).
+            run = popen_tied(argv, cwd=root, env=env)
+            code = run.wait()
     except KeyboardInterrupt:
-        print("interrupted; taking the sandbox down", file=sys.stderr)
+        print("interrupted; stopping the checks and taking the sandbox down", file=sys.stderr, flush=True)
         code = 130
+        if run is not None and run.poll() is None:
+            with stop_signals_interrupt():
+                try:
+                    # SIGTERM: the plugin ends the running check, cleans up and writes the report
+                    code = stop_group(run, grace=CHECK_GRACE_S) or code
+                except KeyboardInterrupt:  # a second signal: no more waiting
+                    stop_group(run, grace=0)
     finally:
         if not args.keep:
-            sandbox.down()
+            with stop_signals_interrupt():
+                try:
+                    sandbox.down()
+                except KeyboardInterrupt:
+                    sandbox.down()  # a signal during down: finish it anyway, it is the cleanup
             print("sandbox down", file=sys.stderr)
     latest = report_dir / "latest"
     if latest.exists():
         print(f"conformance report: {latest.resolve()}/conformance.html (also .json, .md, junit.xml)")
     return code
+
+
+def run_up(sandbox: Sandbox, scenarios: list[str]) -> int:
+    """`up`: on Ctrl-C, SIGTERM or SIGHUP half-way, take down what was started."""
+    try:
+        with stop_signals_interrupt():
+            sandbox.up(scenarios)
+    except KeyboardInterrupt:
+        print("interrupted; taking the sandbox down", file=sys.stderr, flush=True)
+        with stop_signals_interrupt():
+            try:
+                sandbox.down()
+            except KeyboardInterrupt:
+                sandbox.down()
+        print("sandbox down", file=sys.stderr)
+        return 130
+    print(f'sandbox up; state in {sandbox.ctx.root}; `eval "$(readiness sandbox env)"` to use it', file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
         if args.sandbox_command == "check":
             return run_check(sandbox, args)
         if args.sandbox_command == "up":
-            sandbox.up(args.scenario)
-            print(f'sandbox up; state in {ctx.root}; `eval "$(readiness sandbox env)"` to use it', file=sys.stderr)
+            return run_up(sandbox, args.scenario)
         elif args.sandbox_command == "down":
             sandbox.down()
             print("sandbox down", file=sys.stderr)

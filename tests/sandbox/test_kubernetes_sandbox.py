@@ -64,7 +64,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if binaries.locate() is None:  # only reached under CI (elsewhere the module is skipped)
         pytest.fail(f"Kubernetes binaries not built under CI: tools/bootstrap.sh should have built them into "
                     f"{binaries.cache_dir()}")  # fmt: skip
-    ctx = SandboxContext(tmp_path_factory.mktemp("k8s-sandbox") / ".sandbox")
+    ctx = SandboxContext(tmp_path_factory.mktemp("k8s-sandbox") / ".sandbox", tied=True)
     sandbox = Sandbox(ctx, only=["kubernetes"])
     try:
         sandbox.up(progress=True)

@@ -84,7 +84,7 @@ class Services:
 def svc() -> Iterator[Services]:
     root = Path(tempfile.mkdtemp(prefix="readiness-services-"))
     root.chmod(0o755)  # the postgres, mail and dovecot system users must reach their folders
-    sandbox = Sandbox(SandboxContext(root), only=SERVICES)
+    sandbox = Sandbox(SandboxContext(root, tied=True), only=SERVICES)
     try:
         sandbox.up(progress=False)
     except BaseException:

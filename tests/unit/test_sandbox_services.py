@@ -212,7 +212,7 @@ def test_oidc_rejects_wrong_verifier_password_secret_and_client(oidc) -> None:  
 # -- registry --------------------------------------------------------------------------------------
 def test_service_components_are_registered_with_their_scenarios(tmp_path: Path) -> None:
     services = ["pki", "postgres", "redis", "prefect", "ingress", "dns", "smtp", "oidc"]
-    sandbox = Sandbox(SandboxContext(tmp_path), only=services)
+    sandbox = Sandbox(SandboxContext(tmp_path, tied=True), only=services)
     assert [c.name for c in sandbox.components] == services
     owners = {name: owner for name, (owner, _) in Sandbox.all_scenarios().items()}
     assert owners["redis-old"] == "redis"

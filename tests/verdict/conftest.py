@@ -25,7 +25,7 @@ def sandbox() -> Iterator[Sandbox]:
         return
     root = Path(tempfile.mkdtemp(prefix="readiness-verdicts-"))
     root.chmod(0o755)  # the postgres, mail and www-data users must reach their folders
-    sandbox = Sandbox(SandboxContext(root))
+    sandbox = Sandbox(SandboxContext(root, tied=True))  # dies with the session, even on SIGKILL
     try:
         sandbox.up(progress=False)
         yield sandbox

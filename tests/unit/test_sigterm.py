@@ -1,0 +1,165 @@
+"""SIGTERM stops a `pytest --profile` run in order: the running check ends as `error: interrupted
+(SIGTERM)`, its cleanup and every fixture's teardown run, the rest are not started, and the report is
+written with `interrupted: true` and a verdict that is never PASS. A second SIGTERM exits at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHECKS = """
+import pathlib, time
+import pytest
+
+OUT = pathlib.Path(__file__).parent
+
+@pytest.fixture
+def tagged(run_id):
+    made = OUT / f"fixture-{run_id}"
+    made.write_text("made by a fixture")
+    yield made
+    time.sleep(0.3)                    # a teardown that takes a moment
+    made.unlink()
+
+@pytest.mark.requirement("K8S-STORAGECLASS")
+def test_a_read_check_before(expect):
+    expect.true("ran", True)
+
+@pytest.mark.requirement("PREFECT-E2E-FLOW-RUN", effect="write")
+def test_writes_then_waits(run_id, tagged):
+    made = OUT / f"object-{run_id}"
+    made.write_text("a tagged object")
+    try:
+        (OUT / "started").write_text(run_id)
+        time.sleep({sleep})
+    finally:
+        time.sleep({cleanup})          # the cleanup is not cut short, not even by a SIGTERM inside it
+        made.unlink()
+
+@pytest.mark.requirement("K8S-NODE-COUNT")
+def test_after(expect):
+    (OUT / "after-ran").write_text("should not have started")
+"""
+
+
+def _start(tmp_path: Path, sleep: float = 60, cleanup: float = 0.5, *extra: str) -> subprocess.Popen[str]:
+    (tmp_path / "test_stop.py").write_text(CHECKS.replace("{sleep}", str(sleep)).replace("{cleanup}", str(cleanup)))
+    argv = [sys.executable, "-m", "pytest", "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile=aws",
+            "--report-dir=out", "--rootdir", str(tmp_path), "test_stop.py", *extra]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_sigterm_in_a_write_check_ends_it_cleans_up_and_writes_the_report(tmp_path):
+    proc = _start(tmp_path)
+    _wait_for(tmp_path / "started")
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    report = json.loads((tmp_path / "out" / "latest" / "conformance.json").read_text())
+    assert report["run"]["interrupted"] is True and report["run"]["interrupted_by"] == "SIGTERM"
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["PREFECT-E2E-FLOW-RUN"]["outcome"] == "error"
+    assert by_id["PREFECT-E2E-FLOW-RUN"]["message"] == "interrupted (SIGTERM)"
+    assert by_id["K8S-STORAGECLASS"]["outcome"] == "pass"
+    assert by_id["K8S-NODE-COUNT"]["outcome"] == "skip"
+    assert "stopped (SIGTERM) before a check of this requirement started" in by_id["K8S-NODE-COUNT"]["message"]
+    assert not (tmp_path / "after-ran").exists()
+    assert report["summary"]["verdict"] == "fail"  # never pass: the interrupted check is an error
+    assert list(tmp_path.glob("object-*")) == [] and list(tmp_path.glob("fixture-*")) == []
+    assert "readiness: SIGTERM: stopping in order" in output
+
+
+def test_sigterm_during_the_cleanup_lets_it_finish(tmp_path):
+    proc = _start(tmp_path, 0.1, 2.0)
+    _wait_for(tmp_path / "started")
+    time.sleep(0.8)  # the check is in its two-second cleanup now
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    report = json.loads((tmp_path / "out" / "latest" / "conformance.json").read_text())
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["PREFECT-E2E-FLOW-RUN"]["message"] == "interrupted (SIGTERM)"
+    assert list(tmp_path.glob("object-*")) == [] and list(tmp_path.glob("fixture-*")) == []
+    assert not (tmp_path / "after-ran").exists()
+
+
+TEARDOWN = """
+import pathlib, time
+import pytest
+
+OUT = pathlib.Path(__file__).parent
+
+@pytest.fixture
+def mailbox_message(run_id):
+    made = OUT / f"message-{run_id}"
+    made.write_text("a tagged test e-mail")
+    yield made
+    (OUT / "teardown-started").write_text(run_id)
+    time.sleep(1.5)
+    made.unlink()
+
+@pytest.mark.requirement("SMTP-DELIVERY", effect="write")
+def test_delivers(expect, mailbox_message):
+    expect.true("message delivered", True)
+
+@pytest.mark.requirement("K8S-STORAGECLASS")
+def test_after(expect):
+    (OUT / "after-ran").write_text("should not have started")
+"""
+
+
+def test_sigterm_during_a_teardown_lets_it_finish_and_the_verdict_is_incomplete_not_pass(tmp_path):
+    (tmp_path / "test_teardown.py").write_text(TEARDOWN)
+    argv = [sys.executable, "-m", "pytest", "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile=aws",
+            "--report-dir=out", "--rootdir", str(tmp_path), "test_teardown.py"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for(tmp_path / "teardown-started")
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    report = json.loads((tmp_path / "out" / "latest" / "conformance.json").read_text())
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["SMTP-DELIVERY"]["outcome"] == "pass"
+    assert by_id["K8S-STORAGECLASS"]["outcome"] == "skip" and not (tmp_path / "after-ran").exists()
+    assert list(tmp_path.glob("message-*")) == []
+    assert report["summary"]["verdict"] == "incomplete"
+    assert report["summary"]["verdict_reason"] == "the run was interrupted (SIGTERM) before every check ran"
+
+
+def test_a_second_sigterm_exits_at_once(tmp_path):
+    proc = _start(tmp_path, 60, 30)
+    _wait_for(tmp_path / "started")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1.0)  # the check is in its thirty-second cleanup
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=20)[0]
+    assert time.monotonic() - started < 5
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    assert "second SIGTERM: exiting at once" in output
+
+
+def test_the_grace_period_passing_exits_at_once(tmp_path):
+    proc = _start(tmp_path, 60, 30, "--grace=1")
+    _wait_for(tmp_path / "started")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=20)[0]
+    assert 0.9 < time.monotonic() - started < 10
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    assert "1 s grace after SIGTERM passed: exiting at once" in output
