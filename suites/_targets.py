@@ -39,7 +39,8 @@ class EnvTargets:
                     "postgres.sslrootcert": env.get("READINESS_CA_BUNDLE"),
                 }
             )
-        for key in ("cloud.provider", "cloud.region", "cloud.redis", "cloud.postgres", "cloud.endpoint_url"):
+        cloud = ("provider", "region", "project", "redis", "postgres", "endpoint_url")
+        for key in (f"cloud.{name}" for name in cloud):
             var = "READINESS_" + key.upper().replace(".", "_")
             if env.get(var):
                 values[key] = env[var]

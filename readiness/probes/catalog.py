@@ -1,4 +1,4 @@
-"""Sizes of cloud instance types from the profile's catalog (vCPU, memory), for managed services."""
+"""Sizes of managed services: from the profile's catalog of instance types (vCPU, memory), or measured."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from readiness.expect import CheckError
 
 @dataclass(frozen=True)
 class Size:
-    vcpu: float
+    #: None where the cloud does not say (Memorystore publishes memory, not vCPUs)
+    vcpu: float | None
     memory_gib: float
 
 
@@ -27,20 +28,21 @@ def catalog_size(catalog: dict[str, Any], table: str, type_name: str) -> Size:
 
 @dataclass(frozen=True)
 class ManagedSize:
-    """A managed resource (ElastiCache node, RDS instance, ...) with its size from the catalog."""
+    """A managed resource (ElastiCache node, RDS instance, Cloud SQL instance, ...) and its size."""
 
     service: str
     resource: str
-    type_name: str
+    #: what the size was read from, e.g. "node type cache.r6g.large"
+    described: str
     size: Size
     evidence: dict[str, Any]
 
-    @property
-    def node_type(self) -> str:
-        return self.type_name
-
     @classmethod
-    def of(cls, managed: Any, size: Size, type_name: str | None = None) -> ManagedSize:
-        name = type_name or getattr(managed, "node_type", None) or getattr(managed, "instance_class", "")
-        evidence = {**managed.evidence, "catalog": {"vcpu": size.vcpu, "memory_gib": size.memory_gib}}
-        return cls(managed.service, managed.resource, str(name), size, evidence)
+    def from_catalog(cls, managed: Any, type_name: str, catalog: dict[str, Any], table: str) -> ManagedSize:
+        size = catalog_size(catalog, table, type_name)
+        evidence = {
+            **managed.evidence,
+            "catalog": {table: {type_name: {"vcpu": size.vcpu, "memory_gib": size.memory_gib}}},
+        }
+        kind = "node type" if table == "redis_node_types" else "instance class"
+        return cls(managed.service, managed.resource, f"{kind} {type_name}", size, evidence)

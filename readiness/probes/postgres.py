@@ -17,6 +17,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from readiness.expect import CheckError, now_iso
+from readiness.probes.catalog import ManagedSize, Size
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,34 @@ def rds_instance(
             "instance_class": instance_class,
             "engine": instance.get("Engine"),
             "engine_version": instance.get("EngineVersion"),
+            "at": now_iso(),
+        },
+    )
+
+
+def cloudsql_instance(
+    instance: str, *, project: str, endpoint_url: str | None = None, timeout: float = 10.0
+) -> ManagedSize:
+    """A Cloud SQL instance, sized by Cloud Monitoring's reserved-cores and memory-quota gauges."""
+    from readiness.probes.gcp import latest_gauge
+
+    database_id = instance if ":" in instance else f"{project}:{instance}"
+    resource = {"type": "cloudsql_database", "database_id": database_id}
+    cores = latest_gauge(project, "cloudsql.googleapis.com/database/cpu/reserved_cores", resource,
+                         endpoint_url=endpoint_url, timeout=timeout)  # fmt: skip
+    memory = latest_gauge(project, "cloudsql.googleapis.com/database/memory/quota", resource,
+                          endpoint_url=endpoint_url, timeout=timeout)  # fmt: skip
+    return ManagedSize(
+        service="Cloud SQL",
+        resource=database_id,
+        described=f"instance {database_id} (cpu/reserved_cores, memory/quota)",
+        size=Size(vcpu=cores.value, memory_gib=round(memory.value / 1024**3, 2)),
+        evidence={
+            "cloud": "gcp",
+            "resource": database_id,
+            "reserved_cores": cores.evidence,
+            "memory_quota": memory.evidence,
+            "window": cores.evidence["window"],
             "at": now_iso(),
         },
     )

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from readiness.expect import CheckError, now_iso
+from readiness.probes.catalog import ManagedSize, Size
 
 
 @dataclass(frozen=True)
@@ -325,4 +326,32 @@ def elasticache(
             "engine_version": engine,
             "at": now_iso(),
         },
+    )
+
+
+def memorystore(
+    instance: str, *, project: str, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0
+) -> ManagedSize:
+    """A Memorystore for Redis instance, sized by Cloud Monitoring's maxmemory gauge."""
+    from readiness.probes.gcp import latest_gauge
+
+    if not instance.startswith("projects/"):
+        if not region:
+            raise CheckError(
+                "Memorystore: set cloud.region (or give cloud.redis as projects/P/locations/R/instances/N)"
+            )
+        instance = f"projects/{project}/locations/{region}/instances/{instance}"
+    gauge = latest_gauge(
+        project,
+        "redis.googleapis.com/stats/memory/maxmemory",
+        {"type": "redis_instance", "instance_id": instance},
+        endpoint_url=endpoint_url,
+        timeout=timeout,
+    )
+    return ManagedSize(
+        service="Memorystore",
+        resource=instance,
+        described=f"instance {instance.rsplit('/', 1)[-1]} (stats/memory/maxmemory)",
+        size=Size(vcpu=None, memory_gib=round(gauge.value / 1024**3, 2)),
+        evidence={**gauge.evidence, "resource": instance},
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.probes.catalog import ManagedSize, catalog_size
-from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, rds_instance
+from readiness.probes.catalog import ManagedSize
+from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, cloudsql_instance, rds_instance
 from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
 
 
@@ -28,21 +28,20 @@ def postgres(targets, probe_timeout: float) -> PostgresProbe:  # noqa: F811
 
 @pytest.fixture
 def managed_postgres(targets, profile, probe_timeout: float) -> ManagedSize | None:  # noqa: F811
-    """The managed PostgreSQL named by cloud.provider and cloud.postgres, sized through the profile's
-    catalog; None for a self-hosted one."""
+    """The managed PostgreSQL named by cloud.provider and cloud.postgres with its size (RDS: instance class
+    through the profile's catalog; Cloud SQL: its reserved-cores and memory-quota metrics); None for a
+    self-hosted one."""
     provider, resource = targets.get("cloud.provider"), targets.get("cloud.postgres")
     if not provider or not resource:
         return None
+    endpoint_url, region = targets.get("cloud.endpoint_url"), targets.get("cloud.region")
     if provider == "aws":
-        managed = rds_instance(
-            resource,
-            region=targets.get("cloud.region"),
-            endpoint_url=targets.get("cloud.endpoint_url"),
-            timeout=probe_timeout,
-        )
-    else:
-        pytest.skip(f"managed PostgreSQL on {provider} is not implemented yet (AWS RDS is)")
-    return ManagedSize.of(managed, catalog_size(profile.catalog, "postgres_instance_classes", managed.instance_class))
+        managed = rds_instance(resource, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
+        return ManagedSize.from_catalog(managed, managed.instance_class, profile.catalog, "postgres_instance_classes")
+    if provider == "gcp":
+        project = targets.require("cloud.project")
+        return cloudsql_instance(resource, project=project, endpoint_url=endpoint_url, timeout=probe_timeout)
+    pytest.skip(f"managed PostgreSQL on {provider} is not implemented yet (AWS RDS and GCP Cloud SQL are)")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_postgres_has_the_suggested_capacity(managed_postgres, expect, params):
             "the capacity of a self-hosted PostgreSQL is not visible through SQL: set cloud.provider and "
             "cloud.postgres (e.g. the RDS instance identifier) to read it from the cloud"
         )
-    label = f"{managed_postgres.service} instance class {managed_postgres.type_name}"
+    label = f"{managed_postgres.service} {managed_postgres.described}"
     expect.at_least(f"vCPUs of {label}", managed_postgres.size.vcpu, params["min_vcpu"], unit="vCPU",
                     evidence=managed_postgres.evidence)  # fmt: skip
     expect.at_least(f"memory of {label}", managed_postgres.size.memory_gib, params["min_memory_gib"], unit="GiB",

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from readiness.probes.catalog import ManagedSize as ManagedRedisSize
-from readiness.probes.catalog import catalog_size
-from readiness.probes.redis import RedisEndpoint, RedisProbe, elasticache, plaintext_beside
+from readiness.probes.catalog import ManagedSize
+from readiness.probes.redis import RedisEndpoint, RedisProbe, elasticache, memorystore, plaintext_beside
 from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
 
 
@@ -49,19 +48,17 @@ def redis_plaintext_url(targets, params):  # noqa: F811
 
 
 @pytest.fixture
-def managed_redis(targets, profile, probe_timeout: float) -> ManagedRedisSize | None:  # noqa: F811
-    """The managed Redis named by cloud.provider and cloud.redis, sized through the profile's catalog;
-    None for a self-hosted Redis."""
+def managed_redis(targets, profile, probe_timeout: float) -> ManagedSize | None:  # noqa: F811
+    """The managed Redis named by cloud.provider and cloud.redis with its size (ElastiCache: node type
+    through the profile's catalog; Memorystore: its maxmemory metric); None for a self-hosted Redis."""
     provider, resource = targets.get("cloud.provider"), targets.get("cloud.redis")
     if not provider or not resource:
         return None
+    endpoint_url, region = targets.get("cloud.endpoint_url"), targets.get("cloud.region")
     if provider == "aws":
-        managed = elasticache(
-            resource,
-            region=targets.get("cloud.region"),
-            endpoint_url=targets.get("cloud.endpoint_url"),
-            timeout=probe_timeout,
-        )
-    else:
-        pytest.skip(f"managed Redis on {provider} is not implemented yet (AWS ElastiCache is)")
-    return ManagedRedisSize.of(managed, catalog_size(profile.catalog, "redis_node_types", managed.node_type))
+        managed = elasticache(resource, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
+        return ManagedSize.from_catalog(managed, managed.node_type, profile.catalog, "redis_node_types")
+    if provider == "gcp":
+        project = targets.require("cloud.project")
+        return memorystore(resource, project=project, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
+    pytest.skip(f"managed Redis on {provider} is not implemented yet (AWS ElastiCache and GCP Memorystore are)")

@@ -20,7 +20,7 @@ def test_redis_is_recent_enough(redis_probes, expect, params):
 def test_redis_has_the_recommended_memory(request, managed_redis, expect, params):
     if managed_redis is not None:
         expect.at_least(
-            f"memory of {managed_redis.service} node type {managed_redis.node_type}",
+            f"memory of {managed_redis.service} {managed_redis.described}",
             managed_redis.size.memory_gib,
             params["min_gib"],
             unit="GiB",
@@ -48,8 +48,10 @@ def test_redis_has_the_recommended_vcpus(managed_redis, targets, expect, params)
             if not targets.get("redis.workload")
             else "reading the CPU of redis.workload is not implemented yet"
         )
+    if managed_redis.size.vcpu is None:
+        pytest.skip(f"{managed_redis.service} does not publish the vCPUs of {managed_redis.resource}")
     expect.at_least(
-        f"vCPUs of {managed_redis.service} node type {managed_redis.node_type}",
+        f"vCPUs of {managed_redis.service} {managed_redis.described}",
         managed_redis.size.vcpu,
         params["min_vcpu"],
         unit="vCPU",

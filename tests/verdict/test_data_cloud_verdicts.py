@@ -2,6 +2,8 @@
 
 AWS: boto3 against moto in server mode (the real wire protocol) with an ElastiCache cluster and an RDS
 instance per case; their sizes are judged through the aws profile's catalogs.
+GCP: google-cloud-monitoring's own gRPC client against a local MetricService (gcp_monitoring_fake) fed
+Memorystore and Cloud SQL gauges.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ pytestmark = pytest.mark.slow
 boto3 = pytest.importorskip("boto3")
 
 REGION = "us-east-1"
+PROJECT = "prefect-selfmanaged"
+GCP_REGION = "us-central1"
+GIB = 1024**3
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 CLOUD_CHECKS = "recommended_memory or recommended_vcpus or suggested_capacity"
 
@@ -91,15 +96,18 @@ def _create_resources(url: str) -> None:
         )
 
 
-def run_cloud(tmp_path: Path, moto: str, redis_id: str, postgres_id: str) -> Verdicts:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_"))}
+def run_cloud(
+    tmp_path: Path, endpoint: str, redis_id: str, postgres_id: str, *, provider: str = "aws", region: str = REGION
+) -> Verdicts:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_", "GOOGLE_"))}
     env.update(DUMMY_AWS)
     env.update(
         {
             "PREFECT_HOME": str(tmp_path / "client-home"),
-            "READINESS_CLOUD_PROVIDER": "aws",
-            "READINESS_CLOUD_REGION": REGION,
-            "READINESS_CLOUD_ENDPOINT_URL": moto,
+            "READINESS_CLOUD_PROVIDER": provider,
+            "READINESS_CLOUD_REGION": region,
+            "READINESS_CLOUD_PROJECT": PROJECT,
+            "READINESS_CLOUD_ENDPOINT_URL": endpoint,
             "READINESS_CLOUD_REDIS": redis_id,
             "READINESS_CLOUD_POSTGRES": postgres_id,
         }
@@ -108,7 +116,7 @@ def run_cloud(tmp_path: Path, moto: str, redis_id: str, postgres_id: str) -> Ver
         [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"],
         env=env,
         report_dir=tmp_path / "reports",
-        profile="aws",
+        profile=provider,
         extra=("-k", CLOUD_CHECKS),
         timeout=300,
     )
@@ -139,3 +147,45 @@ def test_unknown_resource_is_an_error_naming_it(moto, tmp_path):
     assert "no-such-cluster" in verdicts.results["REDIS-MEMORY"]["message"]
     assert verdicts.outcome("PG-CAPACITY") == "error"
     assert "DBInstanceNotFound" in verdicts.results["PG-CAPACITY"]["message"]
+
+
+# -- GCP: Memorystore and Cloud SQL through Cloud Monitoring ------------------------------------------
+@pytest.fixture(scope="module")
+def cloud_monitoring() -> Iterator[str]:
+    from tests.verdict.gcp_monitoring_fake import FakeMonitoring, serve
+
+    fake = FakeMonitoring()
+    for name, maxmemory in (("prefect-redis", 13.5 * GIB), ("prefect-redis-small", 5 * GIB)):
+        instance = f"projects/{PROJECT}/locations/{GCP_REGION}/instances/{name}"
+        for node in ("node-0", "node-1"):  # STANDARD_HA: a primary and a replica
+            labels = {"instance_id": instance, "node_id": node, "region": GCP_REGION}
+            fake.gauge("redis.googleapis.com/stats/memory/maxmemory", "redis_instance", labels, maxmemory, integer=True)
+    for name, cores, memory in (("prefect-db", 4.0, 32 * GIB), ("prefect-db-small", 2.0, 8 * GIB)):
+        labels = {"database_id": f"{PROJECT}:{name}", "region": GCP_REGION}
+        fake.gauge("cloudsql.googleapis.com/database/cpu/reserved_cores", "cloudsql_database", labels, cores,
+                   integer=False)  # fmt: skip
+        fake.gauge("cloudsql.googleapis.com/database/memory/quota", "cloudsql_database", labels, memory, integer=True)
+    with serve(fake) as url:
+        yield url
+
+
+def test_conformant_memorystore_and_cloud_sql_pass(cloud_monitoring, tmp_path):
+    verdicts = run_cloud(tmp_path, cloud_monitoring, "prefect-redis", "prefect-db", provider="gcp", region=GCP_REGION)
+    for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
+    assert verdicts.results["REDIS-MEMORY"]["observed"] == 13.5
+    assert verdicts.outcome("REDIS-CPU") == "skip"
+    assert "does not publish the vCPUs" in verdicts.results["REDIS-CPU"]["message"]
+    evidence = verdicts.results["PG-CAPACITY"]["evidence"]
+    assert evidence["cloud"] == "gcp"
+    assert evidence["window"]["start"] < evidence["window"]["end"]
+    assert "reserved_cores" in evidence["reserved_cores"]["asked"]
+
+
+def test_too_small_memorystore_and_cloud_sql_warn(cloud_monitoring, tmp_path):
+    verdicts = run_cloud(
+        tmp_path, cloud_monitoring, "prefect-redis-small", "prefect-db-small", provider="gcp", region=GCP_REGION
+    )
+    for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
+    assert verdicts.results["PG-CAPACITY"]["observed"] == 2.0  # the first unmet: 2 reserved cores
