@@ -39,7 +39,7 @@ class EnvTargets:
                     "postgres.sslrootcert": env.get("READINESS_CA_BUNDLE"),
                 }
             )
-        cloud = ("provider", "region", "project", "redis", "postgres", "endpoint_url")
+        cloud = ("provider", "region", "project", "subscription", "resource_group", "redis", "postgres", "endpoint_url")
         for key in (f"cloud.{name}" for name in cloud):
             var = "READINESS_" + key.upper().replace(".", "_")
             if env.get(var):

@@ -371,3 +371,33 @@ def cloudsql_instance(
             "at": now_iso(),
         },
     )
+
+
+def flexible_server(
+    name: str, *, subscription: str, resource_group: str, endpoint_url: str | None = None, timeout: float = 10.0
+) -> ManagedPostgres:
+    """An Azure Database for PostgreSQL flexible server: its SKU name (e.g. Standard_E4ds_v5)."""
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+    from readiness.probes.azure import arm_client, translated_azure
+
+    client, options = arm_client(PostgreSQLManagementClient, subscription, endpoint_url=endpoint_url, timeout=timeout)
+    with translated_azure(f"PostgreSQL flexible server {name}"):
+        server = client.servers.get(resource_group, name, **options)
+    return ManagedPostgres(
+        cloud="azure",
+        service="PostgreSQL flexible server",
+        resource=name,
+        instance_class=str(server.sku.name),
+        engine_version=str(server.version) if server.version else None,
+        evidence={
+            "cloud": "azure",
+            "service": "PostgreSQL flexible server",
+            "resource": server.id or name,
+            "asked": "Servers - Get (Microsoft.DBforPostgreSQL/flexibleServers)",
+            "sku": server.sku.name,
+            "tier": getattr(server.sku.tier, "value", server.sku.tier),
+            "version": server.version,
+            "at": now_iso(),
+        },
+    )

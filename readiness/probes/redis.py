@@ -355,3 +355,33 @@ def memorystore(
         size=Size(vcpu=None, memory_gib=round(gauge.value / 1024**3, 2)),
         evidence={**gauge.evidence, "resource": instance},
     )
+
+
+def azure_cache(
+    name: str, *, subscription: str, resource_group: str, endpoint_url: str | None = None, timeout: float = 10.0
+) -> ManagedRedis:
+    """An Azure Cache for Redis: its SKU as `<name>_<family><capacity>` (e.g. Premium_P2)."""
+    from azure.mgmt.redis import RedisManagementClient
+
+    from readiness.probes.azure import arm_client, translated_azure
+
+    client, options = arm_client(RedisManagementClient, subscription, endpoint_url=endpoint_url, timeout=timeout)
+    with translated_azure(f"Azure Cache for Redis {name}"):
+        cache = client.redis.get(resource_group, name, **options)
+    sku = f"{cache.sku.name}_{cache.sku.family}{cache.sku.capacity}"
+    return ManagedRedis(
+        cloud="azure",
+        service="Azure Cache for Redis",
+        resource=name,
+        node_type=sku,
+        engine_version=cache.redis_version,
+        evidence={
+            "cloud": "azure",
+            "service": "Azure Cache for Redis",
+            "resource": cache.id or name,
+            "asked": "Redis - Get (Microsoft.Cache/redis)",
+            "sku": sku,
+            "redis_version": cache.redis_version,
+            "at": now_iso(),
+        },
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from readiness.probes.catalog import ManagedSize
-from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, cloudsql_instance, rds_instance
+from readiness.probes.postgres import (
+    PostgresEndpoint,
+    PostgresProbe,
+    cloudsql_instance,
+    flexible_server,
+    rds_instance,
+)
 from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
 
 
@@ -41,7 +47,12 @@ def managed_postgres(targets, profile, probe_timeout: float) -> ManagedSize | No
     if provider == "gcp":
         project = targets.require("cloud.project")
         return cloudsql_instance(resource, project=project, endpoint_url=endpoint_url, timeout=probe_timeout)
-    pytest.skip(f"managed PostgreSQL on {provider} is not implemented yet (AWS RDS and GCP Cloud SQL are)")
+    if provider == "azure":
+        subscription, group = targets.require("cloud.subscription"), targets.require("cloud.resource_group")
+        managed = flexible_server(resource, subscription=subscription, resource_group=group,
+                                  endpoint_url=endpoint_url, timeout=probe_timeout)  # fmt: skip
+        return ManagedSize.from_catalog(managed, managed.instance_class, profile.catalog, "postgres_instance_classes")
+    pytest.skip(f"managed PostgreSQL on {provider!r} is not supported: cloud.provider is one of aws, gcp, azure")
 
 
 @pytest.fixture

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from readiness.probes.catalog import ManagedSize
-from readiness.probes.redis import RedisEndpoint, RedisProbe, elasticache, memorystore, plaintext_beside
+from readiness.probes.redis import (
+    RedisEndpoint,
+    RedisProbe,
+    azure_cache,
+    elasticache,
+    memorystore,
+    plaintext_beside,
+)
 from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
 
 
@@ -61,4 +68,9 @@ def managed_redis(targets, profile, probe_timeout: float) -> ManagedSize | None:
     if provider == "gcp":
         project = targets.require("cloud.project")
         return memorystore(resource, project=project, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
-    pytest.skip(f"managed Redis on {provider} is not implemented yet (AWS ElastiCache and GCP Memorystore are)")
+    if provider == "azure":
+        subscription, group = targets.require("cloud.subscription"), targets.require("cloud.resource_group")
+        managed = azure_cache(resource, subscription=subscription, resource_group=group, endpoint_url=endpoint_url,
+                              timeout=probe_timeout)  # fmt: skip
+        return ManagedSize.from_catalog(managed, managed.node_type, profile.catalog, "redis_node_types")
+    pytest.skip(f"managed Redis on {provider!r} is not supported: cloud.provider is one of aws, gcp, azure")

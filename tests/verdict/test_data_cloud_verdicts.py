@@ -4,6 +4,9 @@ AWS: boto3 against moto in server mode (the real wire protocol) with an ElastiCa
 instance per case; their sizes are judged through the aws profile's catalogs.
 GCP: google-cloud-monitoring's own gRPC client against a local MetricService (gcp_monitoring_fake) fed
 Memorystore and Cloud SQL gauges.
+Azure: azure-mgmt-redis and azure-mgmt-postgresqlflexibleservers against a local Resource Manager
+(azure_arm_fake); SKUs judged through the azure profile's catalogs. (azure-monitor-query 2.0 ships only
+the Logs clients, so SKUs come from the management API.)
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ REGION = "us-east-1"
 PROJECT = "prefect-selfmanaged"
 GCP_REGION = "us-central1"
 GIB = 1024**3
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+RESOURCE_GROUP = "prefect-rg"
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 CLOUD_CHECKS = "recommended_memory or recommended_vcpus or suggested_capacity"
 
@@ -107,6 +112,8 @@ def run_cloud(
             "READINESS_CLOUD_PROVIDER": provider,
             "READINESS_CLOUD_REGION": region,
             "READINESS_CLOUD_PROJECT": PROJECT,
+            "READINESS_CLOUD_SUBSCRIPTION": SUBSCRIPTION,
+            "READINESS_CLOUD_RESOURCE_GROUP": RESOURCE_GROUP,
             "READINESS_CLOUD_ENDPOINT_URL": endpoint,
             "READINESS_CLOUD_REDIS": redis_id,
             "READINESS_CLOUD_POSTGRES": postgres_id,
@@ -189,3 +196,35 @@ def test_too_small_memorystore_and_cloud_sql_warn(cloud_monitoring, tmp_path):
     for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert verdicts.results["PG-CAPACITY"]["observed"] == 2.0  # the first unmet: 2 reserved cores
+
+
+# -- Azure: Azure Cache for Redis and PostgreSQL flexible server through Resource Manager --------------
+@pytest.fixture(scope="module")
+def resource_manager() -> Iterator[str]:
+    from tests.verdict.azure_arm_fake import FakeArm, serve
+
+    fake = FakeArm(SUBSCRIPTION, RESOURCE_GROUP)
+    fake.redis("prefect-redis", "Premium", "P", 2)
+    fake.redis("prefect-redis-small", "Standard", "C", 2)
+    fake.postgres("prefect-db", "Standard_E4ds_v5", "MemoryOptimized")
+    fake.postgres("prefect-db-small", "Standard_D4ds_v5", "GeneralPurpose")
+    with serve(fake) as url:
+        yield url
+
+
+def test_conformant_azure_cache_and_flexible_server_pass(resource_manager, tmp_path):
+    verdicts = run_cloud(tmp_path, resource_manager, "prefect-redis", "prefect-db", provider="azure", region="eastus")
+    for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
+    assert verdicts.results["REDIS-MEMORY"]["evidence"]["sku"] == "Premium_P2"
+    assert verdicts.results["PG-CAPACITY"]["evidence"]["tier"] == "MemoryOptimized"
+
+
+def test_too_small_azure_cache_and_flexible_server_warn(resource_manager, tmp_path):
+    verdicts = run_cloud(
+        tmp_path, resource_manager, "prefect-redis-small", "prefect-db-small", provider="azure", region="eastus"
+    )
+    for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
+        assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
+    assert verdicts.outcome("REDIS-CPU") == "pass"  # Standard C2 has the two vCPUs, not the memory
+    assert verdicts.results["PG-CAPACITY"]["observed"] == 16
