@@ -12,11 +12,11 @@ from readiness.probes.postgres import (
     flexible_server,
     rds_instance,
 )
-from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
+from readiness.targets import Targets
 
 
 @pytest.fixture
-def postgres(targets, probe_timeout: float) -> PostgresProbe:  # noqa: F811
+def postgres(targets: Targets, probe_timeout: float) -> PostgresProbe:
     return PostgresProbe(
         PostgresEndpoint(
             host=targets.require("postgres.host"),
@@ -33,7 +33,7 @@ def postgres(targets, probe_timeout: float) -> PostgresProbe:  # noqa: F811
 
 
 @pytest.fixture
-def managed_postgres(targets, profile, probe_timeout: float) -> ManagedSize | None:  # noqa: F811
+def managed_postgres(targets: Targets, profile, probe_timeout: float) -> ManagedSize | None:
     """The managed PostgreSQL named by cloud.provider and cloud.postgres with its size (RDS: instance class
     through the profile's catalog; Cloud SQL: its reserved-cores and memory-quota metrics); None for a
     self-hosted one."""
@@ -56,17 +56,20 @@ def managed_postgres(targets, profile, probe_timeout: float) -> ManagedSize | No
 
 
 @pytest.fixture
-def prefect_server_version(probe_timeout: float) -> str | None:
+def prefect_server_version(targets: Targets, probe_timeout: float) -> str | None:
     """The Prefect server's version from its API, None when no Prefect API is configured or it is down."""
     from readiness.expect import CheckError
     from readiness.probes.http import tls_verify
     from readiness.probes.prefect import PrefectAPI
-    from readiness.targets import ca_bundle, prefect_target
+    from readiness.targets import prefect_target
 
-    target = prefect_target()
+    target = prefect_target(targets=targets)
     if not target.configured:
         return None
-    api = PrefectAPI(target, timeout=probe_timeout, verify=tls_verify(ca_bundle()))
+    try:
+        api = PrefectAPI(target, timeout=probe_timeout, verify=tls_verify(targets.ca_bundle()))
+    except CheckError:
+        return None
     try:
         return api.versions().server
     except CheckError:

@@ -15,7 +15,7 @@ from readiness.probes.redis import (
     memorystore,
     plaintext_beside,
 )
-from suites._targets import targets  # noqa: F401 - the targets fixture until the targets model lands
+from readiness.targets import Targets
 
 
 def _roles(urls: Any) -> dict[str, str]:
@@ -25,7 +25,7 @@ def _roles(urls: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def redis_probes(targets, probe_timeout: float) -> list[RedisProbe]:  # noqa: F811
+def redis_probes(targets: Targets, probe_timeout: float) -> list[RedisProbe]:
     """A probe per role (messaging, cache, ...) of `redis.urls`."""
     urls = _roles(targets.require("redis.urls"))
     return [
@@ -44,7 +44,7 @@ def redis_probes(targets, probe_timeout: float) -> list[RedisProbe]:  # noqa: F8
 
 
 @pytest.fixture
-def redis_plaintext_url(targets, params):  # noqa: F811
+def redis_plaintext_url(targets: Targets, params):
     """Where a plaintext Redis must not answer: redis.plaintext_url, else the TLS host on the default port."""
     configured = targets.get("redis.plaintext_url")
 
@@ -55,7 +55,7 @@ def redis_plaintext_url(targets, params):  # noqa: F811
 
 
 @pytest.fixture
-def managed_redis(targets, profile, probe_timeout: float) -> ManagedSize | None:  # noqa: F811
+def managed_redis(targets: Targets, profile, probe_timeout: float) -> ManagedSize | None:
     """The managed Redis named by cloud.provider and cloud.redis with its size (ElastiCache: node type
     through the profile's catalog; Memorystore: its maxmemory metric); None for a self-hosted Redis."""
     provider, resource = targets.get("cloud.provider"), targets.get("cloud.redis")

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.suite_run import ROOT, Verdicts, run_suites
 
@@ -104,21 +105,19 @@ def _create_resources(url: str) -> None:
 def run_cloud(
     tmp_path: Path, endpoint: str, redis_id: str, postgres_id: str, *, provider: str = "aws", region: str = REGION
 ) -> Verdicts:
+    """The Redis and PostgreSQL suites' cloud checks, with a targets file naming the managed resources."""
+    cloud = {"provider": provider, "region": region, "endpoint_url": endpoint, "redis": redis_id,
+             "postgres": postgres_id}  # fmt: skip
+    if provider == "gcp":
+        cloud["project"] = PROJECT
+    if provider == "azure":
+        cloud.update(subscription=SUBSCRIPTION, resource_group=RESOURCE_GROUP)
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(yaml.safe_dump({"schema_version": 1, "cloud": cloud}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_", "GOOGLE_"))}
     env.update(DUMMY_AWS)
-    env.update(
-        {
-            "PREFECT_HOME": str(tmp_path / "client-home"),
-            "READINESS_CLOUD_PROVIDER": provider,
-            "READINESS_CLOUD_REGION": region,
-            "READINESS_CLOUD_PROJECT": PROJECT,
-            "READINESS_CLOUD_SUBSCRIPTION": SUBSCRIPTION,
-            "READINESS_CLOUD_RESOURCE_GROUP": RESOURCE_GROUP,
-            "READINESS_CLOUD_ENDPOINT_URL": endpoint,
-            "READINESS_CLOUD_REDIS": redis_id,
-            "READINESS_CLOUD_POSTGRES": postgres_id,
-        }
-    )
+    env.update({"PREFECT_HOME": str(tmp_path / "client-home"), "READINESS_TARGETS": str(targets),
+                "KUBECONFIG": str(tmp_path / "no-kubeconfig")})  # fmt: skip
     return run_suites(
         [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"],
         env=env,

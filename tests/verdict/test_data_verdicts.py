@@ -19,6 +19,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+import yaml
 
 from readiness.expect import CheckError, parse_version
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe
@@ -192,9 +193,11 @@ def test_postgres_bad_input_is_an_error_with_its_cause(sandbox, silent_port, cas
 def test_wrong_passwords_turn_the_checks_to_error_with_the_cause(sandbox, tmp_path):
     wrong = tmp_path / "wrong-password"
     wrong.write_text("not-the-password\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
-    env.update(sandbox.env())
-    env.update({"READINESS_REDIS_PASSWORD_FILE": str(wrong), "READINESS_POSTGRES_PASSWORD_FILE": str(wrong)})
+    targets = yaml.safe_load(sandbox.targets_path.read_text())
+    targets["redis"]["password_file"] = targets["postgres"]["password_file"] = str(wrong)
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG"))}
+    env.update({"READINESS_TARGETS": str(tmp_path / "targets.yaml"), "PREFECT_HOME": str(tmp_path / "home")})
     verdicts = run_suites(
         [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"], env=env, report_dir=tmp_path / "reports"
     )

@@ -245,14 +245,17 @@ class RedisComponent(Component):
         }
 
     def targets(self) -> dict[str, object]:
-        # The TLS endpoint is the one Prefect should use; the plaintext port beside it is reported.
+        # The TLS endpoint serves both of Prefect's roles. The server's own plaintext port stands for the
+        # inside of the cluster (Prefect's pods use it); the address a client must not reach in plaintext
+        # is plaintext_url, which only the redis-plaintext fault opens.
+        tls_url = f"rediss://{LOOPBACK}:{self.tls_port}/0"
         return {
             "redis": {
-                "urls": {"messaging": f"rediss://{LOOPBACK}:{self.tls_port}/0"},
+                "urls": {"messaging": tls_url, "cache": tls_url},
                 "username": "default",
                 "password_file": str(self.ctx.secret_path("redis")),
                 "ca_bundle": str(ca_bundle(self.ctx)),
-                "plaintext_url": f"redis://{LOOPBACK}:{self.port}/0",
+                "plaintext_url": f"redis://{LOOPBACK}:{self.plaintext_port}/0",
             }
         }
 
