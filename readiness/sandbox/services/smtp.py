@@ -4,7 +4,8 @@ through a real protocol.
 
 The test user is ``readiness@<domain>`` with a generated password (one secret for SMTP and IMAP).
 Scenarios, read by the SMTP server for every new connection: ``smtp-no-starttls`` (STARTTLS not
-offered; AUTH then allowed without TLS) and ``smtp-bad-auth`` (the right credentials are refused: 535).
+offered; AUTH then allowed without TLS), ``smtp-bad-auth`` (the right credentials are refused: 535) and
+``smtp-blackhole`` (messages are accepted with 250 and then dropped: the mailbox never receives them).
 Without dovecot installed, SMTP still runs and the Maildir path (READINESS_SMTP_MAILDIR) is the
 read-back fallback.
 """
@@ -37,6 +38,7 @@ class SmtpComponent(Component):
     scenarios = {
         "smtp-no-starttls": "the SMTP server does not offer STARTTLS",
         "smtp-bad-auth": "the SMTP server refuses the right credentials (535)",
+        "smtp-blackhole": "the SMTP server accepts messages (250) and drops them: the mailbox never receives",
     }
 
     @property
@@ -73,7 +75,11 @@ class SmtpComponent(Component):
     # -- files -------------------------------------------------------------------------------------
     def _mode(self) -> dict[str, bool]:
         active = self.ctx.active_scenarios()
-        return {"starttls": "smtp-no-starttls" not in active, "accept_auth": "smtp-bad-auth" not in active}
+        return {
+            "starttls": "smtp-no-starttls" not in active,
+            "accept_auth": "smtp-bad-auth" not in active,
+            "deliver": "smtp-blackhole" not in active,
+        }
 
     def _write_mode(self) -> None:
         path = self.dir / "mode.json"

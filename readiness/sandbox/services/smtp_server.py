@@ -3,8 +3,8 @@
     python -m readiness.sandbox.services.smtp_server CONFIG_JSON
 
 CONFIG_JSON holds port, hostname, cert, key, user, password_file, maildir, mode_file, maildir_owner.
-The mode file (JSON: {"starttls": bool, "accept_auth": bool}) is read for every new connection, so
-scenarios change the running server in place.
+The mode file (JSON: {"starttls": bool, "accept_auth": bool, "deliver": bool}) is read for every new
+connection (``deliver`` for every message), so scenarios change the running server in place.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pwd
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class MaildirHandler:
-    def __init__(self, maildir: Path, owner: str | None) -> None:
+    def __init__(self, maildir: Path, owner: str | None, deliver: Callable[[], bool] = lambda: True) -> None:
         self.maildir = maildir
         self.owner = pwd.getpwnam(owner) if owner else None
+        self.deliver = deliver
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if not self.deliver():  # accepted and dropped, as a misrouted relay or a spam trap does
+            return "250 Message accepted for delivery"
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode()
@@ -56,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     mode_file = Path(cfg["mode_file"])
     user = cfg["user"].encode()
     password = Path(cfg["password_file"]).read_text().strip().encode()
-    handler = MaildirHandler(Path(cfg["maildir"]), cfg.get("maildir_owner"))
 
     def mode() -> dict[str, bool]:
         try:
             return json.loads(mode_file.read_text())
         except (OSError, ValueError):
-            return {"starttls": True, "accept_auth": True}
+            return {"starttls": True, "accept_auth": True, "deliver": True}
+
+    handler = MaildirHandler(Path(cfg["maildir"]), cfg.get("maildir_owner"), lambda: mode().get("deliver", True))
 
     def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         if not isinstance(data, LoginPassword):
