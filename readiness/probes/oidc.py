@@ -455,6 +455,8 @@ class IdentityProvider:
         url = f"{discovery.authorization_endpoint}{sep}{urlencode(query)}"
         page = BrowserLogin(self.settings, self.timeout, self._verify).run(url, redirect_uri, screenshot)
         evidence = {"authorization_endpoint": discovery.authorization_endpoint, "pages": page.visited, "at": now_iso()}
+        if page.screenshot_error:
+            evidence["screenshot_error"] = page.screenshot_error
         shot = str(screenshot) if page.screenshot_taken and screenshot else None
         if page.callback is None:
             return Login("browser", False, page.stopped_at, page.error, None, shot, evidence)
@@ -556,6 +558,7 @@ class _PageResult:
     error: str | None = None
     visited: list[str] = field(default_factory=list)
     screenshot_taken: bool = False
+    screenshot_error: str | None = None
 
 
 def _spki_pin(url: str, verify: ssl.SSLContext, timeout: float) -> str:
@@ -637,7 +640,9 @@ class BrowserLogin:
             response = page.goto(url)
             if result.callback:
                 return
-            username = _first_visible(page, preset.username_fields, self.timeout)
+            # An error page (invalid_client, unregistered redirect URI) answers 4xx: no need to wait for a form.
+            rejected = response is not None and response.status >= 400
+            username = _first_visible(page, preset.username_fields, 1.0 if rejected else self.timeout)
             if username is None:
                 status = response.status if response else "no response"
                 result.error = f"HTTP {status}: {_page_text(page)}"
@@ -663,19 +668,35 @@ class BrowserLogin:
                     page.wait_for_timeout(100)
             if result.callback is None:
                 result.error = f"no redirect to {redirect_uri} within {self.timeout:g} s: {_page_text(page)}"
+            else:  # let the navigation to the callback page finish before the screenshot
+                with contextlib.suppress(PlaywrightTimeout):
+                    page.wait_for_url(lambda u: u.startswith(redirect_uri), wait_until="load")
         finally:
             if result.callback is None:
                 result.stopped_at = f"{result.stopped_at} ({_without_query(page.url)})"
             else:
                 result.stopped_at = None
             if screenshot is not None:
-                with contextlib.suppress(Exception):
-                    # the password is never in a picture: empty every password field first
-                    page.evaluate("document.querySelectorAll('input[type=password]').forEach(e => e.value = '')")
-                    screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(screenshot), full_page=True)
-                    result.screenshot_taken = True
+                self._screenshot(page, screenshot, result)
             context.close()
+
+    def _screenshot(self, page: Any, path: Path, result: _PageResult) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        for attempt in range(3):  # a page still navigating destroys the script context: wait and retry
+            try:
+                with contextlib.suppress(PlaywrightError):
+                    page.wait_for_load_state("load", timeout=self.timeout * 1000)
+                # the password is never in a picture: empty every password field first
+                page.evaluate("document.querySelectorAll('input[type=password]').forEach(e => e.value = '')")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(path), full_page=True, timeout=self.timeout * 1000)
+                result.screenshot_taken = True
+                return
+            except (PlaywrightError, OSError) as exc:
+                result.screenshot_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if attempt < 2:
+                    page.wait_for_timeout(200)
 
     def _need_username(self) -> str:
         if not self.settings.username:
