@@ -8,16 +8,10 @@ process and no port is left. Run the file on one worker (`--dist loadfile`), in 
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import html
-import imaplib
+import dataclasses
 import os
-import re
-import secrets
 import shutil
-import smtplib
 import socket
 import ssl
 import subprocess
@@ -26,9 +20,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import dns.flags
 import dns.message
@@ -40,8 +32,10 @@ import pytest
 from cryptography import x509
 
 from readiness.expect import CheckError
+from readiness.probes.oidc import PRESETS, IdentityProvider, Login, OidcSettings
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, local_migration_head
 from readiness.probes.redis import RedisEndpoint, RedisProbe
+from readiness.probes.smtp import ImapSettings, Mailbox, Mailer, SmtpSettings
 from readiness.sandbox import Sandbox, SandboxContext
 from readiness.sandbox.base import _pid_alive, port_is_open
 
@@ -526,152 +520,173 @@ def test_dns_wrong_address(svc: Services) -> None:
 
 
 # -- SMTP + IMAP -------------------------------------------------------------------------------------
-def send_mail(svc: Services, subject: str) -> tuple[bool, bool]:
-    """Send with STARTTLS (when offered) and AUTH; return (STARTTLS offered, AUTH offered before TLS)."""
-    message = EmailMessage()
-    message["From"] = svc.env["READINESS_SMTP_FROM"]
-    message["To"] = svc.env["READINESS_SMTP_TO"]
-    message["Subject"] = subject
-    message.set_content("prefect-readiness sandbox test message")
-    with smtplib.SMTP(svc.env["READINESS_SMTP_ADDRESS"], int(svc.env["READINESS_SMTP_PORT"]), timeout=10) as smtp:
-        smtp.ehlo(svc.env["READINESS_SMTP_HOST"])
-        starttls = smtp.has_extn("starttls")
-        auth_in_clear = smtp.has_extn("auth")
-        if starttls:
-            context = svc.tls()
-            smtp.starttls(context=context)
-            smtp.ehlo(svc.env["READINESS_SMTP_HOST"])
-        smtp.login(svc.env["READINESS_SMTP_USER"], svc.secret("READINESS_SMTP_PASSWORD_FILE"))
-        smtp.send_message(message)
-    return starttls, auth_in_clear
+def mailer(svc: Services) -> Mailer:
+    env = svc.env
+    settings = SmtpSettings(
+        host=env["READINESS_SMTP_HOST"],
+        port=int(env["READINESS_SMTP_PORT"]),
+        address=env["READINESS_SMTP_ADDRESS"],
+        username=env["READINESS_SMTP_USER"],
+        password=svc.secret("READINESS_SMTP_PASSWORD_FILE"),
+        sender=env["READINESS_SMTP_FROM"],
+        recipient=env["READINESS_SMTP_TO"],
+        ca_bundle=svc.ca,
+    )
+    return Mailer(settings, timeout=10)
 
 
-def read_back(svc: Services, subject: str) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with imaplib.IMAP4_SSL(
-            svc.env["READINESS_IMAP_ADDRESS"], int(svc.env["READINESS_IMAP_PORT"]), ssl_context=svc.tls()
-        ) as imap:
-            imap.login(svc.env["READINESS_IMAP_USER"], svc.secret("READINESS_IMAP_PASSWORD_FILE"))
-            imap.select("INBOX", readonly=True)
-            _, found = imap.search(None, "SUBJECT", f'"{subject}"')
-            if found and found[0].split():
-                return True
-        time.sleep(0.3)
-    return False
+def mailbox(svc: Services) -> Mailbox:
+    env = svc.env
+    settings = ImapSettings(
+        host=env["READINESS_IMAP_HOST"],
+        port=int(env["READINESS_IMAP_PORT"]),
+        address=env["READINESS_IMAP_ADDRESS"],
+        username=env["READINESS_IMAP_USER"],
+        password=svc.secret("READINESS_IMAP_PASSWORD_FILE"),
+        ca_bundle=svc.ca,
+    )
+    return Mailbox(settings, timeout=10)
+
+
+def delivered(svc: Services, within: float = 10) -> bool:
+    """A tagged message sent over STARTTLS with AUTH is read back over IMAPS, then deleted."""
+    sent = mailer(svc).send(f"sandbox-{uuid.uuid4().hex[:8]}")
+    assert sent.accepted, sent.reply
+    try:
+        return mailbox(svc).wait_for(sent, within=within).found
+    finally:
+        mailbox(svc).delete(sent.tag)
+        assert mailbox(svc).count(sent.tag) == 0
+
+
+def assert_mail_conformant(svc: Services) -> None:
+    tls = mailer(svc).tls()
+    assert (tls.starttls_offered, tls.certificate_valid, tls.tls_version) == (True, True, "TLSv1.3")
+    auth = mailer(svc).authenticate()
+    assert (auth.mechanisms_in_clear, auth.tls, auth.accepted) == ((), True, True)  # AUTH only after STARTTLS
+    assert set(auth.mechanisms) == {"LOGIN", "PLAIN"}
+    assert delivered(svc)
 
 
 def test_mail_sent_with_starttls_and_auth_is_read_back_over_imap(svc: Services) -> None:
-    subject = f"readiness {uuid.uuid4().hex}"
-    assert send_mail(svc, subject) == (True, False)  # STARTTLS offered; AUTH only after it
-    assert read_back(svc, subject)
+    assert_mail_conformant(svc)
 
 
 def test_smtp_no_starttls(svc: Services) -> None:
-    subject = f"readiness {uuid.uuid4().hex}"
     with svc.scenario("smtp-no-starttls"):
-        starttls, _ = send_mail(svc, subject)
-        assert not starttls
-    assert read_back(svc, subject)
-    assert send_mail(svc, f"readiness {uuid.uuid4().hex}")[0]
+        assert not mailer(svc).tls().starttls_offered
+        auth = mailer(svc).authenticate()
+        assert auth.mechanisms_in_clear and not auth.tls and auth.accepted is None  # offered, not tried
+        assert not mailer(svc).send("sandbox").accepted  # the password is never sent in the clear
+    assert_mail_conformant(svc)
 
 
 def test_smtp_bad_auth(svc: Services) -> None:
-    with svc.scenario("smtp-bad-auth"), pytest.raises(smtplib.SMTPAuthenticationError) as err:
-        send_mail(svc, "never delivered")
-    assert err.value.smtp_code == 535
-    assert send_mail(svc, f"readiness {uuid.uuid4().hex}") == (True, False)
+    with svc.scenario("smtp-bad-auth"):
+        auth = mailer(svc).authenticate()
+        assert auth.accepted is False
+        assert auth.reply is not None and auth.reply.startswith("535")
+    assert_mail_conformant(svc)
+
+
+def test_smtp_blackhole(svc: Services) -> None:
+    with svc.scenario("smtp-blackhole"):
+        assert not delivered(svc, within=2)  # accepted with 250, never in the mailbox
+        assert mailer(svc).authenticate().accepted
+    assert_mail_conformant(svc)
 
 
 # -- OIDC --------------------------------------------------------------------------------------------
-def oidc_login(svc: Services, verifier_ok: bool = True) -> dict[str, object]:
-    """The authorization-code flow with PKCE through the HTML login form; returns verified ID token claims."""
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
-    issuer = svc.env["READINESS_OIDC_ISSUER"]
-    client_id = svc.env["READINESS_OIDC_CLIENT_ID"]
-    secret = svc.secret("READINESS_OIDC_CLIENT_SECRET_FILE")
-    with httpx.Client(verify=svc.tls(), timeout=10) as http:
-        meta = http.get(f"{issuer}/.well-known/openid-configuration").json()
-        assert meta["issuer"] == issuer
-        keys = KeySet.import_key_set(http.get(meta["jwks_uri"]).json())
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        nonce, state = secrets.token_hex(8), secrets.token_hex(8)
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": svc.env["READINESS_OIDC_REDIRECT_URI"],
-            "scope": "openid email profile",
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        page = http.get(meta["authorization_endpoint"], params=params)
-        if page.status_code != 200:
-            return {"http_status": page.status_code}
-        assert 'type="password"' in page.text
-        hidden = {
-            k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
-        }
-        login = http.post(
-            meta["authorization_endpoint"],
-            data={
-                **hidden,
-                "username": svc.env["READINESS_OIDC_USERNAME"],
-                "password": svc.secret("READINESS_OIDC_PASSWORD_FILE"),
-            },
-        )
-        assert login.status_code == 302
-        query = parse_qs(urlsplit(login.headers["location"]).query)
-        assert query["state"] == [state]
-        token = http.post(
-            meta["token_endpoint"],
-            data={
-                "grant_type": "authorization_code",
-                "code": query["code"][0],
-                "redirect_uri": params["redirect_uri"],
-                "code_verifier": verifier if verifier_ok else secrets.token_urlsafe(48),
-            },
-            auth=(client_id, secret),
-        )
-        if token.status_code != 200:
-            return {"http_status": token.status_code, "error": token.json().get("error")}
-        claims = jwt.decode(token.json()["id_token"], keys).claims
-        assert claims["nonce"] == nonce
-        return claims
+def identity_provider(svc: Services, login: str = "password", path: str = "", **changes: object) -> IdentityProvider:
+    env = svc.env
+    settings = OidcSettings(
+        issuer=env["READINESS_OIDC_ISSUER"] + path,
+        client_id=env["READINESS_OIDC_CLIENT_ID"],
+        client_secret=svc.secret("READINESS_OIDC_CLIENT_SECRET_FILE"),
+        redirect_uri=env["READINESS_OIDC_REDIRECT_URI"],
+        username=env["READINESS_OIDC_USERNAME"],
+        password=svc.secret("READINESS_OIDC_PASSWORD_FILE"),
+        login=login,  # type: ignore[arg-type]
+        ca_bundle=svc.ca,
+    )
+    return IdentityProvider(dataclasses.replace(settings, **changes), timeout=10)  # type: ignore[arg-type]
 
 
-def test_oidc_code_flow_with_pkce_gives_a_token_signed_by_the_jwks(svc: Services) -> None:
-    claims = oidc_login(svc)
-    assert claims["iss"] == svc.env["READINESS_OIDC_ISSUER"]
-    assert claims["aud"] == svc.env["READINESS_OIDC_CLIENT_ID"]
-    assert claims["email"] == f"{svc.env['READINESS_OIDC_USERNAME']}@{DOMAIN}"
-    assert float(claims["exp"]) > time.time()  # type: ignore[arg-type]
-    assert oidc_login(svc, verifier_ok=False) == {"http_status": 400, "error": "invalid_grant"}
+def oidc_login(svc: Services, login: str = "password", path: str = "", **changes: object) -> Login:
+    with identity_provider(svc, login, path, **changes) as idp:
+        discovery = idp.discovery()
+        return idp.login(discovery, idp.jwks(discovery))
+
+
+def assert_signed_in(login: Login, issuer: str) -> None:
+    assert login.signed_in, login.idp_error
+    token = login.id_token
+    assert token is not None
+    assert (token.signature_valid, token.issuer, token.missing_claims) == (True, issuer, ())
+    assert token.expires_in_s is not None and token.expires_in_s > 3000
+
+
+def test_oidc_discovery_and_jwks(svc: Services) -> None:
+    with identity_provider(svc) as idp:
+        discovery = idp.discovery()
+        assert discovery.issuer == svc.env["READINESS_OIDC_ISSUER"]
+        assert discovery.supports_code_flow and discovery.supports_pkce_s256
+        assert not discovery.missing_fields and not discovery.insecure_endpoints
+        assert discovery.clock_skew_s is not None and abs(discovery.clock_skew_s) < 5
+        assert [k.bits for k in idp.jwks(discovery).usable] == [2048]
+
+
+def test_oidc_code_flow_with_pkce_in_a_real_browser(svc: Services, tmp_path: Path) -> None:
+    with identity_provider(svc, login="browser") as idp:
+        discovery = idp.discovery()
+        login = idp.login(discovery, idp.jwks(discovery), screenshot=tmp_path / "login.png")
+    assert_signed_in(login, svc.env["READINESS_OIDC_ISSUER"])
+    assert login.id_token is not None and login.id_token.nonce_matches
+    assert (tmp_path / "login.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_oidc_password_grant(svc: Services) -> None:
+    assert_signed_in(oidc_login(svc), svc.env["READINESS_OIDC_ISSUER"])
+    wrong = oidc_login(svc, password="not-the-password")
+    assert (wrong.signed_in, wrong.idp_error) == (False, "invalid_grant: wrong username or password")
+
+
+def test_oidc_okta_and_adfs_shaped_tenants(svc: Services) -> None:
     issuer = svc.env["READINESS_OIDC_ISSUER"]
-    auth = (svc.env["READINESS_OIDC_CLIENT_ID"], svc.secret("READINESS_OIDC_CLIENT_SECRET_FILE"))
-    form = {"grant_type": "password", "username": svc.env["READINESS_OIDC_USERNAME"], "scope": "openid"}
-    with httpx.Client(verify=svc.tls(), timeout=10) as http:
-        good = http.post(
-            f"{issuer}/token", data={**form, "password": svc.secret("READINESS_OIDC_PASSWORD_FILE")}, auth=auth
-        )
-        bad = http.post(f"{issuer}/token", data={**form, "password": "wrong"}, auth=auth)
-        assert good.status_code == 200
-        user = http.get(f"{issuer}/userinfo", headers={"Authorization": f"Bearer {good.json()['access_token']}"})
-    assert user.json()["sub"]
-    assert bad.status_code == 400
+    okta = oidc_login(svc, path="/oauth2/default", preset=PRESETS["okta"])  # type: ignore[arg-type]
+    assert_signed_in(okta, f"{issuer}/oauth2/default")
+    upn = f"{svc.env['READINESS_OIDC_USERNAME']}@{DOMAIN}"
+    adfs = oidc_login(svc, path="/adfs", preset=PRESETS["adfs"], username=upn)  # type: ignore[arg-type]
+    assert_signed_in(adfs, f"{issuer}/adfs")
+    assert adfs.id_token is not None and adfs.id_token.claims["upn"] == upn
 
 
 def test_sso_wrong_client(svc: Services) -> None:
     with svc.scenario("sso-wrong-client"):
-        assert oidc_login(svc) == {"http_status": 400}
-    assert "sub" in oidc_login(svc)
+        login = oidc_login(svc)
+        assert (login.signed_in, login.idp_error) == (False, "invalid_client: unknown client_id")
+    assert oidc_login(svc).signed_in
+
+
+def test_sso_wrong_password(svc: Services) -> None:
+    with svc.scenario("sso-wrong-password"):
+        assert oidc_login(svc).idp_error == "invalid_grant: wrong username or password"
+    assert oidc_login(svc).signed_in
+
+
+def test_sso_discovery_scenarios(svc: Services) -> None:
+    with svc.scenario("sso-clock-skew"), identity_provider(svc) as idp:
+        skew = idp.discovery().clock_skew_s
+        assert skew is not None and 590 < skew < 610
+    with svc.scenario("sso-no-pkce"), identity_provider(svc) as idp:
+        assert not idp.discovery().supports_pkce_s256
+    with (
+        svc.scenario("sso-broken-discovery"),
+        identity_provider(svc) as idp,
+        pytest.raises(CheckError, match="not JSON"),
+    ):
+        idp.discovery()
+    test_oidc_discovery_and_jwks(svc)
 
 
 # -- coverage and teardown ---------------------------------------------------------------------------
@@ -696,7 +711,12 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "dns-wrong-address",
         "smtp-no-starttls",
         "smtp-bad-auth",
+        "smtp-blackhole",
         "sso-wrong-client",
+        "sso-wrong-password",
+        "sso-clock-skew",
+        "sso-no-pkce",
+        "sso-broken-discovery",
     }
     ours = {name for name, (component, _) in Sandbox.all_scenarios().items() if component in SERVICES}
     assert ours == tested
