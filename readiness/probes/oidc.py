@@ -23,7 +23,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -756,12 +756,3 @@ def _page_text(page: Any) -> str:
     with contextlib.suppress(Exception):
         return " ".join(page.locator("body").inner_text().split())[:300] or "(empty page)"
     return "(page not readable)"
-
-
-@contextlib.contextmanager
-def provider(settings: OidcSettings, timeout: float) -> Iterator[IdentityProvider]:
-    idp = IdentityProvider(settings, timeout)
-    try:
-        yield idp
-    finally:
-        idp.close()

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 SMTP = ("SMTP-TLS", "SMTP-AUTH", "SMTP-DELIVERY")
 CONFORMANT = dict.fromkeys(SMTP, "pass")
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"  # the public trust store: it does not know the sandbox CA
 
 
 def outcomes(verdicts: Verdicts) -> dict[str, str]:
@@ -97,6 +98,16 @@ def test_a_mailbox_that_never_receives_warns_delivery_only(suites, tmp_path):
         verdicts = suites.run("smtp", profile=str(profile))
     assert outcomes(verdicts) == {"SMTP-TLS": "pass", "SMTP-AUTH": "pass", "SMTP-DELIVERY": "warn"}
     assert "not in the mailbox after" in verdicts.results["SMTP-DELIVERY"]["message"]
+
+
+def test_a_certificate_the_configured_ca_does_not_vouch_for_warns_tls(suites, tmp_path):
+    system_store = targets_option(suites.sandbox, tmp_path, "system-ca", {"smtp.ca_bundle": SYSTEM_CA})
+    verdicts = suites.run("smtp", extra=(system_store,))
+    assert verdicts.outcome("SMTP-TLS") == "warn"
+    assert "certificate valid for smtp.prefect.sandbox.test" in verdicts.results["SMTP-TLS"]["message"]
+    # with no TLS it trusts, the account is never tried and nothing is sent: each says why
+    assert verdicts.outcome("SMTP-AUTH") == verdicts.outcome("SMTP-DELIVERY") == "error"
+    assert "certificate verify failed" in verdicts.results["SMTP-AUTH"]["message"]
 
 
 def test_without_smtp_in_the_targets_all_three_skip_and_the_verdict_stands(suites, tmp_path, conformant):
