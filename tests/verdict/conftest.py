@@ -16,10 +16,12 @@ from tests.verdict.harness import SuiteRunner
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    """The whole sandbox. READINESS_TEST_SANDBOX_DIR reuses one already up (for quick local iterations)."""
+    """The whole sandbox. READINESS_TEST_SANDBOX_DIR reuses one already up (for quick local iterations);
+    READINESS_TEST_SANDBOX_ONLY=pki,smtp,... limits it to those components there."""
     reuse = os.environ.get("READINESS_TEST_SANDBOX_DIR")
     if reuse:
-        sandbox = Sandbox(SandboxContext(Path(reuse)))
+        only = os.environ.get("READINESS_TEST_SANDBOX_ONLY")
+        sandbox = Sandbox(SandboxContext(Path(reuse)), only=only.split(",") if only else None)
         sandbox.up(progress=False)  # idempotent: only what is down is started
         yield sandbox
         return
