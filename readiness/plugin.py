@@ -223,6 +223,7 @@ class _OrderlyStop:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self.previous: Any = None
+        self.first_at = 0.0
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.state.session = session
@@ -238,8 +239,11 @@ class _OrderlyStop:
         name = signal.Signals(signum).name
         state = self.state
         if state.interrupted_by is not None:
+            if time.monotonic() - self.first_at < DUPLICATE_S:
+                return  # the same stop delivered twice (to the process group, and forwarded by a parent)
             _exit_at_once(signum, f"second {name}", state.config)
         state.interrupted_by = name
+        self.first_at = time.monotonic()
         grace = float(state.config.getoption("readiness_grace"))
         _say(
             state.config,
@@ -251,12 +255,28 @@ class _OrderlyStop:
         timer.start()
         if state.session is not None:
             state.session.shouldstop = f"interrupted ({name})"
-        if state.is_controller and state.config.pluginmanager.has_plugin("dsession"):
-            # xdist's controller runs no check: it stops its workers on KeyboardInterrupt, its Ctrl-C path.
-            # Each worker handles its own SIGTERM (a signal to the group reaches them) as below.
-            raise KeyboardInterrupt
+        dsession = state.config.pluginmanager.getplugin("dsession") if state.is_controller else None
+        if dsession is not None:
+            # xdist's controller runs no check: it passes the signal to its workers, which stop in order and
+            # report back, and stops handing out checks.
+            dsession.shouldstop = f"interrupted ({name})"
+            _signal_children(signum)
+            return
         if state.alarm is not None:
             state.alarm.interrupt(Interrupted(f"interrupted ({name})"), frame)
+
+
+#: a second stop signal this soon after the first is the same stop delivered twice, not a second one
+DUPLICATE_S = 1.0
+
+
+def _signal_children(signum: int) -> None:
+    """Pass `signum` to this process's children (xdist's workers)."""
+    for children in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for pid in children.read_text().split():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(pid), signum)
 
 
 def _say(config: pytest.Config, line: str) -> None:

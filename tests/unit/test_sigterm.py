@@ -145,7 +145,7 @@ def test_a_second_sigterm_exits_at_once(tmp_path):
     proc = _start(tmp_path, 60, 30)
     _wait_for(tmp_path / "started")
     proc.send_signal(signal.SIGTERM)
-    time.sleep(1.0)  # the check is in its thirty-second cleanup
+    time.sleep(1.5)  # the check is in its thirty-second cleanup (and past the duplicate window)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     output = proc.communicate(timeout=20)[0]
@@ -163,3 +163,56 @@ def test_the_grace_period_passing_exits_at_once(tmp_path):
     assert 0.9 < time.monotonic() - started < 10
     assert proc.returncode == 128 + signal.SIGTERM, output
     assert "1 s grace after SIGTERM passed: exiting at once" in output
+
+
+XDIST = """
+import pathlib, time
+import pytest
+
+OUT = pathlib.Path(__file__).parent
+
+def _write_and_wait(name, run_id):
+    made = OUT / f"object-{name}-{run_id}"
+    made.write_text("a tagged object")
+    try:
+        (OUT / f"started-{name}").write_text(run_id)
+        time.sleep(60)
+    finally:
+        made.unlink()
+
+@pytest.mark.requirement("PREFECT-E2E-FLOW-RUN", effect="write")
+def test_a(run_id):
+    _write_and_wait("a", run_id)
+
+@pytest.mark.requirement("SMTP-DELIVERY", effect="write")
+def test_b(run_id):
+    _write_and_wait("b", run_id)
+
+@pytest.mark.requirement("K8S-NODE-COUNT")
+def test_c(expect):
+    (OUT / "c-ran").write_text("should not have started")
+"""
+
+
+@pytest.mark.parametrize("to", ["the process group", "the controller only"])
+def test_sigterm_under_xdist_stops_every_worker_in_order(tmp_path, to):
+    (tmp_path / "test_x.py").write_text(XDIST)
+    argv = [sys.executable, "-m", "pytest", "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile=aws",
+            "--report-dir=out", "--rootdir", str(tmp_path), "test_x.py", "-n", "2"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    _wait_for(tmp_path / "started-a")
+    _wait_for(tmp_path / "started-b")
+    if to == "the process group":  # a CD runner killing the job: a worker gets it twice (group + forwarded)
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "exiting at once" not in output
+    report = json.loads((tmp_path / "out" / "latest" / "conformance.json").read_text())
+    assert report["run"]["interrupted_by"] == "SIGTERM"
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["PREFECT-E2E-FLOW-RUN"]["message"] == by_id["SMTP-DELIVERY"]["message"] == "interrupted (SIGTERM)"
+    assert by_id["K8S-NODE-COUNT"]["outcome"] == "skip" and not (tmp_path / "c-ran").exists()
+    assert list(tmp_path.glob("object-*")) == []
