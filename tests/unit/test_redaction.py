@@ -97,8 +97,11 @@ def test_leaks_targets_secrets(expect, targets):
     # ... and in a targets file: a secret by file reference, another by a plainly named variable
     (tmp_path / "oidc-user").write_text(TARGETS_CANARY + "-file\n")
     targets_file = tmp_path / "targets.yaml"
-    targets_file.write_text("oidc:\n  password_file: oidc-user\nsmtp:\n  password_env: MAILBOX_CODE\n")
+    targets_file.write_text(
+        "oidc:\n  password_file: oidc-user\n  client_secret_env: APP_CODE\nsmtp:\n  password_env: MAILBOX_CODE\n"
+    )
     env["MAILBOX_CODE"] = TARGETS_CANARY + "-env"
+    env["APP_CODE"] = TARGETS_CANARY + "-client"
     env["READINESS_TARGETS"] = str(targets_file)
     report_dir = tmp_path / "reports"
     verdicts = run_suites([ROOT / "suites", checks], env=env, report_dir=report_dir, extra=["-rA", "-vv"], timeout=120)
