@@ -7,6 +7,7 @@ requirement and leaves the other alone; an IdP that never answers is an error wi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def assert_no_secret(sandbox: Sandbox, verdicts: Verdicts) -> None:
     texts = [verdicts.output.encode()] + [p.read_bytes() for p in verdicts.report_dir.rglob("*") if p.is_file()]
     leaked = [name for name, value in zip(SECRETS, values, strict=True) if any(value.encode() in t for t in texts)]
     assert not leaked, leaked
+
+
+def browsers_left() -> list[str]:
+    """Chromium processes Playwright started (its profile folder is in their command line)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "chromium" in cmdline and "playwright_chromiumdev_profile" in cmdline:
+                found.append(cmdline[:120])
+    return found
 
 
 def option(suites, tmp_path: Path, name: str, **changes: object) -> str:
@@ -105,6 +117,7 @@ def test_wrong_password_fails_the_browser_login_with_the_page_error(suites):
     assert "Wrong username or password." in message
     assert (verdicts.report_dir / "latest" / "sso-login.png").exists()
     assert_no_secret(suites.sandbox, verdicts)
+    assert not browsers_left(), "the browser of a failed login was left running"
 
 
 @pytest.mark.parametrize(
