@@ -300,10 +300,13 @@ def elasticache(
             members = group.get("MemberClusters") or []
             engine = None
             if members:
-                cluster = client.describe_cache_clusters(CacheClusterId=members[0])["CacheClusters"][0]
-                engine = cluster.get("EngineVersion")
-                node_type = node_type or cluster.get("CacheNodeType")
                 asked += ", DescribeCacheClusters"
+                try:  # the engine version lives on the member clusters
+                    cluster = client.describe_cache_clusters(CacheClusterId=members[0])["CacheClusters"][0]
+                    engine = cluster.get("EngineVersion")
+                    node_type = node_type or cluster.get("CacheNodeType")
+                except client.exceptions.CacheClusterNotFoundFault:
+                    pass
         else:
             asked = "DescribeCacheClusters"
             cluster = client.describe_cache_clusters(CacheClusterId=resource)["CacheClusters"][0]

@@ -85,10 +85,15 @@ def _client(service: str, url: str):  # type: ignore[no-untyped-def]
 
 def _create_resources(url: str) -> None:
     elasticache = _client("elasticache", url)
-    for name, node_type in (("prefect-redis", "cache.r6g.large"), ("prefect-redis-tiny", "cache.t2.micro")):
-        elasticache.create_cache_cluster(
-            CacheClusterId=name, Engine="redis", EngineVersion="7.1", CacheNodeType=node_type, NumCacheNodes=1
-        )
+    # a replication group (primary + replica, as Prefect's Redis usually runs) and a single-node cluster
+    elasticache.create_replication_group(
+        ReplicationGroupId="prefect-redis", ReplicationGroupDescription="Prefect messaging and cache",
+        CacheNodeType="cache.r6g.large", Engine="redis", EngineVersion="7.1", NumCacheClusters=2,
+    )  # fmt: skip
+    elasticache.create_cache_cluster(
+        CacheClusterId="prefect-redis-tiny", Engine="redis", EngineVersion="7.1", CacheNodeType="cache.t2.micro",
+        NumCacheNodes=1,
+    )  # fmt: skip
     rds = _client("rds", url)
     for name, instance_class in (("prefect-db", "db.r6g.xlarge"), ("prefect-db-small", "db.m6g.xlarge")):
         rds.create_db_instance(
@@ -133,6 +138,7 @@ def test_conformant_elasticache_and_rds_sizes_pass(moto, tmp_path):
     for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
     assert verdicts.results["REDIS-MEMORY"]["observed"] == pytest.approx(13.07)
+    assert verdicts.results["REDIS-MEMORY"]["evidence"]["asked"].startswith("DescribeReplicationGroups")
     evidence = verdicts.results["PG-CAPACITY"]["evidence"]
     assert evidence["cloud"] == "aws"
     assert evidence["instance_class"] == "db.r6g.xlarge"
