@@ -39,6 +39,8 @@ class SmtpSettings:
     sender: str | None = None
     recipient: str | None = None
     ca_bundle: str | None = None
+    #: TLS from the first byte (SMTPS) instead of STARTTLS; None: on port 465, as RFC 8314 assigns it
+    implicit_tls: bool | None = None
 
     def __post_init__(self) -> None:
         default_redactor().add(self.password)
@@ -154,6 +156,8 @@ class Mailer:
 
     @property
     def implicit_tls(self) -> bool:
+        if self.settings.implicit_tls is not None:
+            return self.settings.implicit_tls
         return self.settings.port == IMPLICIT_TLS_PORT
 
     @contextlib.contextmanager
