@@ -78,6 +78,8 @@ class RunState:
             read_only=bool(config.getoption("readiness_read_only")),
         )
         self.targets: Targets | None = None
+        #: the load suite's statistics for the report's `load` section (see record_load)
+        self.load: dict[str, Any] | None = None
 
     @property
     def is_controller(self) -> bool:
@@ -161,6 +163,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="after SIGTERM, time for the running check's cleanup, the fixtures' teardown and the report "
         "before the run exits at once (default 30; a second SIGTERM exits at once too)",
+    )
+    group.addoption(
+        "--load-workers",
+        dest="readiness_load_workers",
+        type=int,
+        metavar="N",
+        help="Locust worker processes for the load suite (default: the profile's LOAD-THROUGHPUT shape)",
     )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
@@ -328,6 +337,13 @@ def _refuse_a_moved_rootdir(config: pytest.Config) -> None:
                 f"so the project's pytest settings were not read; write {flag}={value} (one argument) "
                 "or name the settings file with -c pyproject.toml"
             )
+
+
+def record_load(config: pytest.Config, load: dict[str, Any]) -> None:
+    """Hand the load suite's statistics to the report (its `load` section)."""
+    state = _state(config)
+    if state is not None:
+        state.load = state.redactor.data(load)
 
 
 def _strict(config: pytest.Config) -> bool:
@@ -737,6 +753,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         options=options,
         redactor=state.redactor,
         not_in_run=not_in_run,
+        load=state.load,
     )
     baseline = config.getoption("readiness_baseline")
     if baseline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,3 +20,10 @@ def prefect_api(targets: Targets, probe_timeout: float) -> Iterator[PrefectAPI]:
         yield api
     finally:
         api.close()
+
+
+@pytest.fixture
+def prefect_deployment() -> str | None:
+    """The deployment ("flow/name") an end-to-end run uses (targets key prefect.deployment), or None."""
+    # Adapter until the targets model lands: the sandbox exports READINESS_PREFECT_DEPLOYMENT.
+    return os.environ.get("READINESS_PREFECT_DEPLOYMENT") or None

@@ -6,7 +6,10 @@ The worker talks to the server directly, as an in-cluster worker talks to the Se
 Scenarios:
 
 - ``prefect-no-auth``: the server restarts without PREFECT_SERVER_API_AUTH_STRING (API open);
-- ``prefect-slow``: a latency proxy (``latency_proxy``) goes between the ingress and the server.
+- ``prefect-slow``: a latency proxy (``latency_proxy``) goes between the ingress and the server;
+- ``prefect-errors``: the same proxy answers a share of the API requests 503 itself (health and ready
+  pass untouched);
+- ``prefect-worker-down``: the process worker is stopped, so flow runs stay SCHEDULED.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ WORK_POOL = "sandbox-process"
 FLOW_NAME = "readiness-probe"
 DEPLOYMENT_NAME = "sandbox"
 SLOW_DELAY_MS = 1000
+ERROR_RATIO = 0.25
 UI_CACHE = CACHE_ROOT / "prefect-ui"
 #: state key the ingress reads to find where to send API traffic
 UPSTREAM_KEY = "prefect_upstream_port"
@@ -49,6 +53,8 @@ class PrefectComponent(Component):
         "prefect-no-auth": "the API answers without credentials (basic auth off)",
         "prefect-slow": f"a proxy adds {SLOW_DELAY_MS} ms to every API request through the ingress",
         "prefect-db-down": "the Prefect server's PostgreSQL is stopped: the API is live but not ready",
+        "prefect-errors": f"a proxy answers {ERROR_RATIO:.0%} of the API requests through the ingress with 503",
+        "prefect-worker-down": "the process worker is stopped: flow runs of the work pool are never picked up",
     }
 
     @property
@@ -58,6 +64,10 @@ class PrefectComponent(Component):
     @property
     def slow_port(self) -> int:
         return self.ctx.port("prefect-slow-proxy")
+
+    @property
+    def fault_port(self) -> int:
+        return self.ctx.port("prefect-fault-proxy")
 
     def auth_string(self) -> str:
         return f"{API_USER}:{self.ctx.secret('prefect-api-password')}"
@@ -73,7 +83,10 @@ class PrefectComponent(Component):
         return f"http://{LOOPBACK}:{self.port}/api"
 
     def upstream_port(self) -> int:
-        return self.slow_port if "prefect-slow" in self.ctx.active_scenarios() else self.port
+        active = self.ctx.active_scenarios()
+        if "prefect-slow" in active:
+            return self.slow_port
+        return self.fault_port if "prefect-errors" in active else self.port
 
     # -- processes ---------------------------------------------------------------------------------
     def _common_env(self) -> dict[str, str]:
@@ -211,19 +224,17 @@ class PrefectComponent(Component):
             cwd=self.ctx.data_dir("prefect"),
         )
 
+    def _start_proxy(self, name: str, port: int, delay_ms: int, error_ratio: float) -> None:
+        module = "readiness.sandbox.services.latency_proxy"
+        args = [str(port), str(self.port), str(delay_ms), str(error_ratio)]
+        self.ctx.spawn(name, [sys.executable, "-m", module, *args])
+        wait_until(lambda: port_is_open(port), 15, name, self.ctx.log_path(name))
+
     def _start_slow_proxy(self) -> None:
-        self.ctx.spawn(
-            "prefect-slow-proxy",
-            [
-                sys.executable,
-                "-m",
-                "readiness.sandbox.services.latency_proxy",
-                str(self.slow_port),
-                str(self.port),
-                str(SLOW_DELAY_MS),
-            ],
-        )
-        wait_until(lambda: port_is_open(self.slow_port), 15, "latency proxy", self.ctx.log_path("prefect-slow-proxy"))
+        self._start_proxy("prefect-slow-proxy", self.slow_port, SLOW_DELAY_MS, 0.0)
+
+    def _start_fault_proxy(self) -> None:
+        self._start_proxy("prefect-fault-proxy", self.fault_port, 0, ERROR_RATIO)
 
     def worker_online(self) -> bool:
         try:
@@ -246,23 +257,32 @@ class PrefectComponent(Component):
         self._wait_ready()
         self._ensure_objects()
         self._start_worker()
-        if "prefect-slow" in self.ctx.active_scenarios():
+        active = self.ctx.active_scenarios()
+        if "prefect-slow" in active:
             self._start_slow_proxy()
+        if "prefect-errors" in active:
+            self._start_fault_proxy()
+        if "prefect-worker-down" in active:
+            self.ctx.stop("prefect-worker", timeout=15)
 
     def down(self) -> None:
-        for name in ("prefect-worker", "prefect-slow-proxy", "prefect-server"):
+        for name in ("prefect-worker", "prefect-slow-proxy", "prefect-fault-proxy", "prefect-server"):
             self.ctx.stop(name, timeout=15)
         self.ctx.set(UPSTREAM_KEY, self.port)
 
     def status(self) -> ComponentStatus:
+        active = self.ctx.active_scenarios()
         ready = self.ctx.is_running("prefect-server") and self._ready()
         worker = self.ctx.is_running("prefect-worker")
         detail = f"server {self.internal_url} {'ready' if ready else 'not ready'}; "
         detail += f"worker {'up' if worker else 'down'}"
         procs = [self.ctx.process_status(n) for n in ("prefect-server", "prefect-worker")]
-        if "prefect-slow" in self.ctx.active_scenarios():
+        if "prefect-slow" in active:
             procs.append(self.ctx.process_status("prefect-slow-proxy"))
-        return ComponentStatus(self.name, ready and worker, detail, procs)
+        if "prefect-errors" in active:
+            procs.append(self.ctx.process_status("prefect-fault-proxy"))
+        worker_expected = "prefect-worker-down" not in active
+        return ComponentStatus(self.name, ready and (worker or not worker_expected), detail, procs)
 
     def targets(self) -> dict[str, object]:
         return {
@@ -307,6 +327,11 @@ class PrefectComponent(Component):
             from readiness.sandbox.services.postgres import PostgresComponent
 
             PostgresComponent(self.ctx).down()
+        elif scenario == "prefect-errors":
+            self._start_fault_proxy()
+            self._reroute()
+        elif scenario == "prefect-worker-down":
+            self.ctx.stop("prefect-worker", timeout=15)
         else:
             super().apply(scenario)
 
@@ -322,5 +347,12 @@ class PrefectComponent(Component):
 
             PostgresComponent(self.ctx).up()
             self._wait_ready()
+        elif scenario == "prefect-errors":
+            self._reroute()
+            time.sleep(0.2)
+            self.ctx.stop("prefect-fault-proxy")
+        elif scenario == "prefect-worker-down":
+            self._start_worker()
+            wait_until(self.worker_online, 60, "Prefect worker online", self.ctx.log_path("prefect-worker"))
         else:
             super().revert(scenario)

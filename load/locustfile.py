@@ -1,0 +1,223 @@
+"""Realistic Prefect 3 API traffic for Locust: workers, flow runs and UI readers.
+
+Run by `load.runner` as a Locust master and local worker processes (never inside pytest: gevent
+monkey-patches the process it runs in). Configuration comes from the environment the runner sets:
+
+- READINESS_LOAD_CONFIG: a JSON file (see `load.runner.LoadPlan.config`): API path prefix, run tag,
+  work pool, flow id, user weights, pacing, brake limits, where to write statistics;
+- READINESS_LOAD_AUTHORIZATION: the Authorization header value (never on a command line);
+- READINESS_LOAD_CA_BUNDLE: the CA bundle that verifies the API's TLS certificate (optional).
+
+Request names start with their endpoint class (`poll`, `write`, `read`), which the SLOs are set per.
+Every object a user creates carries the run tag; the runner removes them all afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import ssl
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, constant_pacing, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+CONFIG: dict[str, Any] = json.loads(open(os.environ["READINESS_LOAD_CONFIG"]).read())  # noqa: SIM115
+PREFIX: str = CONFIG["prefix"]  # e.g. /api, or /api/accounts/<a>/workspaces/<w>
+TAG: str = CONFIG["tag"]
+POOL: str = CONFIG["work_pool"]
+FLOW_ID: str = CONFIG["flow_id"]
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("READINESS_LOAD_AUTHORIZATION"):
+    HEADERS["Authorization"] = os.environ["READINESS_LOAD_AUTHORIZATION"]
+_CA_BUNDLE = os.environ.get("READINESS_LOAD_CA_BUNDLE") or None
+
+
+def _ssl_context(*_: Any, **__: Any) -> ssl.SSLContext:
+    """Verifying TLS with the configured CA bundle (or the system store)."""
+    return gevent.ssl.create_default_context(cafile=_CA_BUNDLE)
+
+
+def _now(offset_s: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset_s)).isoformat()
+
+
+class PrefectUser(FastHttpUser):
+    abstract = True
+    insecure = False
+    ssl_context_factory = staticmethod(_ssl_context)
+    # The API URL's scheme and host come from --host; every path carries the API prefix.
+
+    def call(self, cls: str, method: str, path: str, body: Any = None, name: str | None = None) -> Any:
+        """One API request named `<class> <METHOD> <path template>`; returns the decoded JSON or None."""
+        label = f"{cls} {method} {name or path}"
+        with self.client.request(method, PREFIX + path, data=None if body is None else json.dumps(body),
+                                 headers=HEADERS, name=label, catch_response=True) as response:  # fmt: skip
+            if response.status_code >= 400 or response.status_code == 0:
+                response.failure(f"{response.status_code}")
+                return None
+            try:
+                return response.json() if response.content else None
+            except ValueError:
+                return None
+
+
+class WorkerUser(PrefectUser):
+    """A Prefect worker: polls its pool for scheduled runs, heartbeats now and then."""
+
+    weight = int(CONFIG["weights"].get("worker", 1))
+    wait_time = constant_pacing(float(CONFIG["pacing"].get("worker_poll_s", 10)))
+
+    def on_start(self) -> None:
+        self.name = f"readiness-load-{TAG}-{uuid.uuid4().hex[:8]}"
+        self.heartbeat()
+
+    @task(3)
+    def poll(self) -> None:
+        body = {"work_queue_names": [], "scheduled_before": _now(10), "limit": 10}
+        self.call("poll", "POST", f"/work_pools/{POOL}/get_scheduled_flow_runs", body,
+                  name="/work_pools/{pool}/get_scheduled_flow_runs")  # fmt: skip
+
+    @task(1)
+    def heartbeat(self) -> None:
+        body = {"name": self.name, "heartbeat_interval_seconds": 30}
+        self.call("poll", "POST", f"/work_pools/{POOL}/workers/heartbeat", body,
+                  name="/work_pools/{pool}/workers/heartbeat")  # fmt: skip
+
+
+class FlowRunUser(PrefectUser):
+    """A flow run through its life: created, PENDING, RUNNING, log batches, read back, COMPLETED."""
+
+    weight = int(CONFIG["weights"].get("flow_run", 1))
+    wait_time = constant_pacing(float(CONFIG["pacing"].get("flow_run_s", 2)))
+
+    @task
+    def lifecycle(self) -> None:
+        run = self.call("write", "POST", "/flow_runs/", {
+            "flow_id": FLOW_ID, "name": f"{TAG}-{uuid.uuid4().hex[:8]}", "tags": [TAG, "readiness-load"],
+        })  # fmt: skip
+        if not run:
+            return
+        run_path = f"/flow_runs/{run['id']}"
+        for state in ("PENDING", "RUNNING"):
+            self.call("write", "POST", f"{run_path}/set_state", {"state": {"type": state}},
+                      name="/flow_runs/{id}/set_state")  # fmt: skip
+        logs = [
+            {"name": "readiness.load", "level": 20, "message": f"load log line {i}", "timestamp": _now(),
+             "flow_run_id": run["id"]}
+            for i in range(int(CONFIG["pacing"].get("log_batch", 10)))
+        ]  # fmt: skip
+        self.call("write", "POST", "/logs/", logs)
+        self.call("read", "GET", run_path, name="/flow_runs/{id}")
+        self.call("write", "POST", f"{run_path}/set_state", {"state": {"type": "COMPLETED"}},
+                  name="/flow_runs/{id}/set_state")  # fmt: skip
+
+
+class UIUser(PrefectUser):
+    """Someone with the dashboard open: counts, filters, pagination, history, events, logs."""
+
+    weight = int(CONFIG["weights"].get("ui", 1))
+    wait_time = constant_pacing(float(CONFIG["pacing"].get("ui_s", 1)))
+
+    @task(3)
+    def dashboard(self) -> None:
+        self.call("read", "POST", "/flow_runs/count", {})
+        self.call("read", "POST", "/task_runs/count", {})
+        self.call("read", "POST", "/ui/flow_runs/history", {
+            "sort": "EXPECTED_START_TIME_DESC", "limit": 50, "offset": 0,
+            "flow_runs": {"expected_start_time": {"after_": _now(-3600)}},
+        })  # fmt: skip
+        self.call("read", "POST", "/work_pools/filter", {"limit": 20})
+
+    @task(2)
+    def runs_page(self) -> None:
+        self.call("read", "POST", "/flow_runs/paginate", {"page": random.randint(1, 3), "limit": 20,
+                                                           "sort": "START_TIME_DESC"})  # fmt: skip
+        self.call("read", "POST", "/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_DESC"})
+        self.call("read", "POST", "/flows/filter", {"limit": 20})
+        self.call("read", "POST", "/deployments/paginate", {"page": 1, "limit": 20})
+
+    @task(1)
+    def events_and_logs(self) -> None:
+        self.call("read", "POST", "/events/filter", {"filter": {"occurred": {"since": _now(-3600)}}, "limit": 50})
+        self.call("read", "POST", "/logs/filter", {"limit": 50, "sort": "TIMESTAMP_DESC"})
+
+
+# -- on the master: the safety brake, a time series per endpoint class, the statistics file -------------
+CLASSES = ("poll", "write", "read")
+_history: list[dict[str, Any]] = []
+_brake: dict[str, Any] = {"stopped": False}
+
+
+def _class_of(name: str) -> str:
+    return name.split(" ", 1)[0]
+
+
+def _sample(environment: Environment, started: float) -> dict[str, Any]:
+    stats = environment.stats
+    point: dict[str, Any] = {"t": round(time.monotonic() - started, 1), "users": environment.runner.user_count}
+    total = stats.total
+    point["rps"] = round(total.current_rps, 2)
+    point["fail_ratio"] = round(total.fail_ratio, 4)
+    for cls in CLASSES:
+        entries = [e for (name, _), e in stats.entries.items() if _class_of(name) == cls]
+        point[f"{cls}_rps"] = round(sum(e.current_rps for e in entries), 2)
+        p95 = [e.get_current_response_time_percentile(0.95) or 0 for e in entries]
+        point[f"{cls}_p95_ms"] = round(max(p95, default=0), 1)
+    return point
+
+
+def _brake_loop(environment: Environment) -> None:
+    limits = CONFIG["brake"]
+    started = time.monotonic()
+    while True:
+        gevent.sleep(1.0)
+        point = _sample(environment, started)
+        _history.append(point)
+        total = environment.stats.total
+        if total.num_requests < int(limits.get("min_requests", 50)):
+            continue
+        reason = None
+        if total.fail_ratio > float(limits["max_error_ratio"]):
+            reason = f"error ratio {total.fail_ratio:.1%} above the brake limit {float(limits['max_error_ratio']):.1%}"
+        current_p95 = total.get_current_response_time_percentile(0.95) or 0
+        if reason is None and current_p95 > float(limits["max_p95_ms"]):
+            reason = f"p95 latency {current_p95:.0f} ms above the brake limit {float(limits['max_p95_ms']):.0f} ms"
+        if reason:
+            _brake.update(stopped=True, reason=reason, at=datetime.now(UTC).isoformat(timespec="seconds"),
+                          after_s=point["t"], requests=total.num_requests)  # fmt: skip
+            environment.runner.quit()
+            return
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, WorkerRunner):
+        gevent.spawn(_brake_loop, environment)
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    entries = []
+    for (name, method), entry in environment.stats.entries.items():
+        entries.append({
+            "name": name, "method": method, "class": _class_of(name), "requests": entry.num_requests,
+            "failures": entry.num_failures, "total_ms": entry.total_response_time,
+            "response_times": {str(k): v for k, v in entry.response_times.items()},
+            "start": entry.start_time, "last": entry.last_request_timestamp,
+        })  # fmt: skip
+    errors = [{"name": e.name, "method": e.method, "error": str(e.error)[:200], "count": e.occurrences}
+              for e in environment.stats.errors.values()]  # fmt: skip
+    is_master = isinstance(environment.runner, MasterRunner)
+    out = {"entries": entries, "errors": errors, "history": _history, "brake": _brake,
+           "workers": len(environment.runner.clients) if is_master else 0}  # fmt: skip
+    with open(CONFIG["stats_file"], "w") as handle:
+        json.dump(out, handle)

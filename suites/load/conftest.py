@@ -1,0 +1,38 @@
+"""The load suite's one Locust run, shared by its four checks (started once, in its own processes)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pytest
+
+from load.runner import LoadResult, LoadShape, Recovery, baseline, measure_recovery, run_load
+from readiness.plugin import record_load
+from readiness.probes.http import tls_verify
+from readiness.probes.prefect import PrefectAPI
+from readiness.profile import Profile
+from readiness.targets import ca_bundle, prefect_target
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    result: LoadResult
+    recovery: Recovery
+
+
+@pytest.fixture(scope="session")
+def load_run(request: pytest.FixtureRequest, profile: Profile, run_id: str) -> LoadRun:
+    workers = request.config.getoption("readiness_load_workers", None)
+    shape = LoadShape.from_params(profile.requirements["LOAD-THROUGHPUT"].params, workers)
+    recovery_params = profile.requirements["LOAD-RECOVERY"].params
+    api = PrefectAPI(prefect_target(), timeout=10.0, verify=tls_verify(ca_bundle()))
+    try:
+        before = baseline(api)
+        result = run_load(api, run_id, shape, ca_bundle=ca_bundle())
+        recovery = measure_recovery(
+            api, before, float(recovery_params["max_seconds"]) + 5, float(recovery_params["max_read_ms"])
+        )
+    finally:
+        api.close()
+    record_load(request.config, {**result.to_report(), "recovery": asdict(recovery)})
+    return LoadRun(result, recovery)

@@ -1,0 +1,60 @@
+"""Verdicts of the load suite (Locust in its own processes) on the sandbox, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from readiness.report import new_run_id
+from tests.verdict.prefect_leftovers import tagged_leftovers
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+LOAD = ("LOAD-LATENCY", "LOAD-ERRORS", "LOAD-THROUGHPUT", "LOAD-RECOVERY")
+NOTHING = {"flows": [], "flow_runs": [], "work_pools": []}
+
+
+def _load_section(verdicts) -> dict:
+    return json.loads((verdicts.report_dir / "latest" / "conformance.json").read_text())["load"]
+
+
+def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
+    run_id = new_run_id()
+    verdicts = suites.run("load", extra=("--run-id", run_id))
+    for requirement in LOAD:
+        assert verdicts.outcome(requirement) == "pass", verdicts.explain(requirement)
+    load = _load_section(verdicts)
+    assert load["workers_connected"] == 1
+    assert set(load["classes"]) == {"poll", "write", "read"}
+    assert load["total"]["requests"] > 50 and load["brake"] == {"stopped": False}
+    assert any(e["name"] == "write POST /flow_runs/{id}/set_state" for e in load["endpoints"])
+    assert load["history"], "a time series for the charts"
+    assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
+    html = (verdicts.report_dir / "latest" / "conformance.html").read_text()
+    assert "p95 latency per endpoint" in html
+    assert verdicts.code == 0, verdicts.output[-3000:]
+
+
+def test_slow_api_breaks_the_latency_slo(suites):
+    run_id = new_run_id()
+    with suites.scenario("prefect-slow"):
+        verdicts = suites.run("load", extra=("--run-id", run_id))
+    latency = verdicts.results["LOAD-LATENCY"]
+    assert latency["outcome"] == "warn", verdicts.explain("LOAD-LATENCY")  # recommended: unmet warns
+    assert latency["observed"] > 1000
+    assert verdicts.outcome("LOAD-ERRORS") == "pass", verdicts.explain("LOAD-ERRORS")
+    assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
+
+
+def test_failing_requests_break_the_error_slo_and_pull_the_brake(suites):
+    run_id = new_run_id()
+    with suites.scenario("prefect-errors"):
+        verdicts = suites.run("load", extra=("--run-id", run_id))
+    errors = verdicts.results["LOAD-ERRORS"]
+    assert errors["outcome"] == "warn", verdicts.explain("LOAD-ERRORS")
+    assert errors["observed"] > 0.05
+    load = _load_section(verdicts)
+    assert load["brake"]["stopped"] is True and "error ratio" in load["brake"]["reason"], load["brake"]
+    assert verdicts.outcome("LOAD-THROUGHPUT") == "warn", verdicts.explain("LOAD-THROUGHPUT")
+    assert tagged_leftovers(suites.sandbox, run_id) == NOTHING

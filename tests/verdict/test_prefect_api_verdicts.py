@@ -1,0 +1,52 @@
+"""Verdicts of PREFECT-API-AUTHN and PREFECT-E2E-FLOW-RUN on the sandbox, and nothing left behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from readiness.report import new_run_id
+from tests.suite_run import ROOT
+from tests.verdict.prefect_leftovers import tagged_leftovers
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+CHECKS = ("prefect/test_authn.py", "prefect/test_e2e.py")
+
+
+def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
+    run_id = new_run_id()
+    verdicts = suites.run(*CHECKS, extra=("--run-id", run_id))
+    assert verdicts.outcome("PREFECT-API-AUTHN") == "pass", verdicts.explain("PREFECT-API-AUTHN")
+    assert verdicts.outcome("PREFECT-E2E-FLOW-RUN") == "pass", verdicts.explain("PREFECT-E2E-FLOW-RUN")
+    e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]["evidence"]
+    assert e2e["via"].startswith("deployment readiness-probe/sandbox")
+    assert "RUNNING" in e2e["states"] and e2e["states"][-1] == "COMPLETED"
+    assert any("readiness probe says" in line for line in e2e["log_lines"]), e2e
+    authn = verdicts.results["PREFECT-API-AUTHN"]["checks"][0]["observations"][0]["evidence"]
+    assert {a["credentials"] for a in authn["attempts"]} == {"configured", "none", "wrong"}
+    assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
+    assert verdicts.code == 0, verdicts.output[-3000:]
+
+
+def test_open_api_fails_authn(suites):
+    with suites.scenario("prefect-no-auth"):
+        verdicts = suites.run("prefect/test_authn.py")
+    authn = verdicts.results["PREFECT-API-AUTHN"]
+    assert authn["outcome"] == "fail", verdicts.explain("PREFECT-API-AUTHN")
+    assert "without credentials" in authn["message"]
+    assert any("POST /flows/filter -> 200" in item for item in authn["observed"])
+
+
+def test_stopped_worker_fails_the_end_to_end_run_and_leaves_nothing(suites, tmp_path):
+    profile = tmp_path / "short-e2e.yaml"
+    profile.write_text(
+        f"name: short-e2e\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
+        "  PREFECT-E2E-FLOW-RUN:\n    params: {timeout_s: 12}\n"
+    )
+    run_id = new_run_id()
+    with suites.scenario("prefect-worker-down"):
+        verdicts = suites.run("prefect/test_e2e.py", profile=f"{profile}", extra=("--run-id", run_id))
+    e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]
+    assert e2e["outcome"] == "fail", verdicts.explain("PREFECT-E2E-FLOW-RUN")
+    assert e2e["observed"] == "SCHEDULED"
+    assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
