@@ -218,4 +218,5 @@ def test_service_components_are_registered_with_their_scenarios(tmp_path: Path) 
     assert owners["redis-old"] == "redis"
     assert owners["tls-no-intermediate"] == "ingress"
     assert owners["sso-wrong-client"] == "oidc"
-    assert len([n for n, o in owners.items() if o in services]) == 29
+    assert owners["prefect-errors"] == owners["prefect-worker-down"] == "prefect"
+    assert len([n for n, o in owners.items() if o in services]) == 31

@@ -308,6 +308,13 @@ class PrefectComponent(Component):
         self.ctx.stop("prefect-server", timeout=15)
         wait_until(lambda: not port_is_open(self.port), 15, "Prefect port to close")
         self._start_server()
+        self._refresh_worker()
+
+    def _refresh_worker(self) -> None:
+        """A worker that lost the server backs off for a minute; start it afresh so flow runs flow again."""
+        if self.ctx.is_running("prefect-worker"):
+            self.ctx.stop("prefect-worker", timeout=15)
+            self._start_worker()
 
     def _reroute(self) -> None:
         self.ctx.set(UPSTREAM_KEY, self.upstream_port())
@@ -347,6 +354,7 @@ class PrefectComponent(Component):
 
             PostgresComponent(self.ctx).up()
             self._wait_ready()
+            self._refresh_worker()
         elif scenario == "prefect-errors":
             self._reroute()
             time.sleep(0.2)
