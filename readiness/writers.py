@@ -84,6 +84,8 @@ def write_markdown(report: dict[str, Any]) -> str:
         if waivers.get(kind):
             ids = ", ".join(w["id"] for w in waivers[kind])
             lines.append(f"- Waivers {kind}: {ids}")
+    if report.get("load"):
+        lines += ["", load_line(report["load"])]
     drift = report.get("drift")
     if drift:
         lines += ["", f"### Drift since `{drift['baseline_run']}`", ""]
@@ -92,6 +94,19 @@ def write_markdown(report: dict[str, Any]) -> str:
     for name, row in component_counts(report).items():
         lines.append(f"| {name} | " + " | ".join(str(row[o]) for o in OUTCOME_ORDER) + " |")
     return "\n".join(lines) + "\n"
+
+
+def load_line(load: dict[str, Any]) -> str:
+    """One Markdown line about the load run: volume, throughput, failures, latency, the brake."""
+    total = load.get("total") or {}
+    line = (
+        f"Load: {total.get('requests', 0)} requests ({total.get('rps', 0)} req/s), "
+        f"{load.get('error_ratio', 0):.1%} failed, p95 {total.get('p95_ms', 0):g} ms"
+    )
+    brake = load.get("brake") or {}
+    if brake.get("stopped"):
+        line += f"; **stopped early by the safety brake** after {brake.get('after_s')} s: {brake.get('reason')}"
+    return line + "."
 
 
 def drift_lines(drift: dict[str, Any]) -> list[str]:
