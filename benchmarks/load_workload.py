@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from load.runner import LoadShape, read_statistics, run_locust
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the workload lives in load/ at the project root
+from load.runner import LoadShape, read_statistics, run_locust  # noqa: E402
 
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
 HELLO = """
