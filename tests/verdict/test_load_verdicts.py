@@ -42,7 +42,7 @@ def test_slow_api_breaks_the_latency_slo(suites):
         verdicts = suites.run("load", extra=("--run-id", run_id))
     latency = verdicts.results["LOAD-LATENCY"]
     assert latency["outcome"] == "warn", verdicts.explain("LOAD-LATENCY")  # recommended: unmet warns
-    assert latency["observed"] > 1000
+    assert latency["observed"] > 1500
     assert verdicts.outcome("LOAD-ERRORS") == "pass", verdicts.explain("LOAD-ERRORS")
     assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
 

@@ -27,7 +27,7 @@ API_USER = "admin"
 WORK_POOL = "sandbox-process"
 FLOW_NAME = "readiness-probe"
 DEPLOYMENT_NAME = "sandbox"
-SLOW_DELAY_MS = 1000
+SLOW_DELAY_MS = 2000
 ERROR_RATIO = 0.25
 UI_CACHE = CACHE_ROOT / "prefect-ui"
 #: state key the ingress reads to find where to send API traffic
