@@ -11,7 +11,7 @@ from readiness.plugin import record_load
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
 from readiness.profile import Profile
-from readiness.targets import ca_bundle, prefect_target
+from readiness.targets import Targets, prefect_target
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,16 @@ class LoadRun:
 
 
 @pytest.fixture(scope="session")
-def load_run(request: pytest.FixtureRequest, profile: Profile, run_id: str) -> LoadRun:
+def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets, run_id: str) -> LoadRun:
+    targets.require("prefect.api_url")
     workers = request.config.getoption("readiness_load_workers", None)
     shape = LoadShape.from_params(profile.requirements["LOAD-THROUGHPUT"].params, workers)
     recovery_params = profile.requirements["LOAD-RECOVERY"].params
-    api = PrefectAPI(prefect_target(), timeout=10.0, verify=tls_verify(ca_bundle()))
+    ca_bundle = targets.ca_bundle()
+    api = PrefectAPI(prefect_target(targets=targets), timeout=10.0, verify=tls_verify(ca_bundle))
     try:
         before = baseline(api)
-        result = run_load(api, run_id, shape, ca_bundle=ca_bundle())
+        result = run_load(api, run_id, shape, ca_bundle=ca_bundle)
         recovery = measure_recovery(
             api, before, float(recovery_params["max_seconds"]) + 5, float(recovery_params["max_read_ms"])
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +22,6 @@ def prefect_api(targets: Targets, probe_timeout: float) -> Iterator[PrefectAPI]:
 
 
 @pytest.fixture
-def prefect_deployment() -> str | None:
+def prefect_deployment(targets: Targets) -> str | None:
     """The deployment ("flow/name") an end-to-end run uses (targets key prefect.deployment), or None."""
-    # Adapter until the targets model lands: the sandbox exports READINESS_PREFECT_DEPLOYMENT.
-    return os.environ.get("READINESS_PREFECT_DEPLOYMENT") or None
+    return targets.get("prefect.deployment") or None

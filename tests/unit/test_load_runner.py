@@ -44,3 +44,23 @@ def test_fault_proxy_answers_api_requests_503_and_spares_health():
 def test_fault_proxy_answer_is_a_complete_503():
     head, _, body = latency_proxy.UNAVAILABLE.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503") and f"Content-Length: {len(body)}".encode() in head
+
+
+def test_in_cluster_manifests_pair_the_master_and_its_workers():
+    import yaml
+
+    from tests.suite_run import ROOT
+
+    docs = {
+        d["kind"] + "/" + d["metadata"]["name"]: d
+        for d in yaml.safe_load_all((ROOT / "deploy/load/locust.yaml").read_text())
+    }
+    master = docs["Deployment/locust-master"]["spec"]["template"]["spec"]["containers"][0]
+    worker = docs["Deployment/locust-worker"]["spec"]["template"]["spec"]["containers"][0]
+    service = docs["Service/locust-master"]
+    expected_workers = int(master["command"][master["command"].index("--expect-workers") + 1])
+    assert docs["Deployment/locust-worker"]["spec"]["replicas"] == expected_workers
+    assert service["metadata"]["name"] in worker["command"]
+    assert service["spec"]["selector"] == docs["Deployment/locust-master"]["spec"]["template"]["metadata"]["labels"]
+    assert all(c["command"][2] == "/app/load/locustfile.py" for c in (master, worker))
+    assert {e["name"] for e in worker["env"]} == {"READINESS_LOAD_CONFIG", "READINESS_LOAD_AUTHORIZATION"}
