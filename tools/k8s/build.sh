@@ -18,6 +18,11 @@
 # scheduler, kwok, CRDs).
 #
 # Progress goes to stderr. Needs Go >= 1.24 and the Go module proxy.
+#
+# Two builds against the same cache do not race: the cache is locked (flock on <cache>/.build.lock), the
+# second build says it waits, then reuses what the first one built. Files are built in a private temporary
+# folder and renamed into place. READINESS_K8S_BUILD_STEP=CMD runs CMD <folder> instead of the Go build
+# (it must leave bin/<name> and istio-crds.yaml there): the tests use it with a small fake step.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,22 +79,50 @@ fi
 
 timing_file="$CACHE/build-timing.json"
 want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
-missing=()
-for b in "${want[@]}"; do
-  if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/$b" ]]; then
-    continue
-  fi
-  [[ -x "$BIN/$b" ]] || missing+=("$b")
-done
-if [[ ${#missing[@]} -eq 0 && -s "$CACHE/istio-crds.yaml" ]]; then
+
+# What is still to build: binaries neither in KUBEBUILDER_ASSETS nor in the cache, and the Istio CRDs.
+find_missing() {
+  missing=()
+  local b
+  for b in "${want[@]}"; do
+    if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/$b" ]]; then
+      continue
+    fi
+    [[ -x "$BIN/$b" ]] || missing+=("$b")
+  done
+  need_crds=0
+  [[ -s "$CACHE/istio-crds.yaml" ]] || need_crds=1
+}
+
+find_missing
+if [[ ${#missing[@]} -eq 0 && $need_crds -eq 0 ]]; then
   log "cached: $CACHE (nothing to build)"
   exit 0
 fi
 
-command -v go >/dev/null || { log "Go is required (>= 1.24) to build ${missing[*]}"; exit 1; }
+# One build per cache at a time (two tox envs, CI beside a manual run): the second waits for the lock,
+# then finds the first one's result and reuses it. The lock is released when this process exits.
+mkdir -p "$CACHE"
+exec 9>>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  owner="$(cat "$CACHE/.build.owner" 2>/dev/null || echo "another process")"
+  log "another build of $CACHE is running ($owner); waiting for it to finish"
+  flock 9
+  log "the other build finished; checking what it left"
+fi
+echo "pid $$ since $(date -u +%H:%M:%SZ)" >"$CACHE/.build.owner"
+find_missing
+if [[ ${#missing[@]} -eq 0 && $need_crds -eq 0 ]]; then
+  log "cached: $CACHE (built by the other run; reusing it)"
+  exit 0
+fi
+
+# Everything is built under a private folder and moved into place by rename, so neither a concurrent
+# reader nor an interrupted build ever sees a half-written file.
 mkdir -p "$BIN"
-export CGO_ENABLED=0
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
+work="$(mktemp -d "$CACHE/.build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
 start_all=$(now)
 declare -A step_seconds=()
 
@@ -107,45 +140,73 @@ version_ldflags() {
   echo "$f"
 }
 
-k8s_targets=()
-for b in kube-apiserver kube-controller-manager kube-scheduler; do
-  in_list "$b" && k8s_targets+=("k8s.io/kubernetes/cmd/$b")
+# The build proper: writes the missing binaries to $1/bin/ and, when needed, $1/istio-crds.yaml.
+go_build() {
+  local out="$1" t
+  command -v go >/dev/null || { log "Go is required (>= 1.24) to build ${missing[*]}"; exit 1; }
+  export CGO_ENABLED=0
+  export GOFLAGS="${GOFLAGS:-} -mod=mod"
+  local k8s_targets=() b
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    in_list "$b" && k8s_targets+=("k8s.io/kubernetes/cmd/$b")
+  done
+  if [[ ${#k8s_targets[@]} -gt 0 ]]; then
+    t=$(now)
+    log "downloading modules for k8s.io/kubernetes $K8S_VERSION"
+    (cd "$HERE" && go mod download)
+    log "compiling ${k8s_targets[*]##*/} (cold: 10-20 min on 2 cores)"
+    (cd "$HERE" && go build -trimpath -ldflags "$(version_ldflags "$K8S_VERSION")" -o "$out/bin/" "${k8s_targets[@]}")
+    step_seconds[kubernetes]=$(( $(now) - t ))
+    log "kubernetes binaries built in ${step_seconds[kubernetes]} s"
+  fi
+  if in_list etcd; then
+    t=$(now)
+    local etcd_version
+    etcd_version="$(cd "$HERE" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
+    log "compiling etcd $etcd_version"
+    (cd "$HERE" && go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" go.etcd.io/etcd/server/v3)
+    step_seconds[etcd]=$(( $(now) - t ))
+  fi
+  if in_list kwok; then
+    t=$(now)
+    log "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    GOFLAGS="" GOBIN="$out/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    step_seconds[kwok]=$(( $(now) - t ))
+  fi
+  if [[ $need_crds -eq 1 ]]; then
+    t=$(now)
+    log "fetching istio.io/api@$ISTIO_API_VERSION CRDs"
+    local dir
+    dir="$(cd "$out" && GOFLAGS="" go mod download -json "istio.io/api@$ISTIO_API_VERSION" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+    cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$out/istio-crds.yaml"
+    step_seconds[istio_crds]=$(( $(now) - t ))
+  fi
+}
+
+# READINESS_K8S_BUILD_STEP names a command run instead of the Go build, with the same contract (the
+# output folder as its argument); the tests use it to run two builds at once in seconds.
+if [[ -n "${READINESS_K8S_BUILD_STEP:-}" ]]; then
+  log "build step: $READINESS_K8S_BUILD_STEP (missing: ${missing[*]:-none}, crds: $need_crds)"
+  $READINESS_K8S_BUILD_STEP "$work"
+else
+  go_build "$work"
+fi
+
+# Into place, one rename per file.
+for f in "$work"/bin/*; do
+  [[ -e "$f" ]] || continue
+  chmod 0755 "$f"
+  mv -f "$f" "$BIN/$(basename "$f")"
 done
-if [[ ${#k8s_targets[@]} -gt 0 ]]; then
-  t=$(now)
-  log "downloading modules for k8s.io/kubernetes $K8S_VERSION"
-  (cd "$HERE" && go mod download)
-  log "compiling ${k8s_targets[*]##*/} (cold: 10-20 min on 2 cores)"
-  (cd "$HERE" && go build -trimpath -ldflags "$(version_ldflags "$K8S_VERSION")" -o "$BIN/" "${k8s_targets[@]}")
-  step_seconds[kubernetes]=$(( $(now) - t ))
-  log "kubernetes binaries built in ${step_seconds[kubernetes]} s"
+if [[ -s "$work/istio-crds.yaml" ]]; then
+  chmod 0644 "$work/istio-crds.yaml"
+  mv -f "$work/istio-crds.yaml" "$CACHE/istio-crds.yaml"
 fi
-
-if in_list etcd; then
-  t=$(now)
-  etcd_version="$(cd "$HERE" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
-  log "compiling etcd $etcd_version"
-  (cd "$HERE" && go build -trimpath \
-    -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
-  step_seconds[etcd]=$(( $(now) - t ))
-fi
-
-if in_list kwok; then
-  t=$(now)
-  log "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  GOFLAGS="" GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  step_seconds[kwok]=$(( $(now) - t ))
-fi
-
-if [[ ! -s "$CACHE/istio-crds.yaml" ]]; then
-  t=$(now)
-  log "fetching istio.io/api@$ISTIO_API_VERSION CRDs"
-  dir="$(cd "$(mktemp -d)" && GOFLAGS="" go mod download -json "istio.io/api@$ISTIO_API_VERSION" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-  cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$CACHE/istio-crds.yaml.tmp"
-  chmod 0644 "$CACHE/istio-crds.yaml.tmp"
-  mv "$CACHE/istio-crds.yaml.tmp" "$CACHE/istio-crds.yaml"
-  step_seconds[istio_crds]=$(( $(now) - t ))
+find_missing
+if [[ ${#missing[@]} -ne 0 || $need_crds -ne 0 ]]; then
+  log "the build left out: ${missing[*]} $([[ $need_crds -eq 1 ]] && echo istio-crds.yaml)"
+  exit 1
 fi
 
 total=$(( $(now) - start_all ))
@@ -154,9 +215,10 @@ log "done in ${total} s: $CACHE"
 [[ -n "${step_seconds[kubernetes]:-}" || ! -f "$timing_file" ]] || exit 0
 {
   printf '{"k8s_version": "%s", "kwok_version": "%s", "istio_api_version": "%s", "go": "%s", ' \
-    "$K8S_VERSION" "$KWOK_VERSION" "$ISTIO_API_VERSION" "$(go env GOVERSION)"
+    "$K8S_VERSION" "$KWOK_VERSION" "$ISTIO_API_VERSION" "$(go env GOVERSION 2>/dev/null || echo unknown)"
   printf '"built": "%s", "total_seconds": %d, "steps": {' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$total"
   sep=""
   for k in "${!step_seconds[@]}"; do printf '%s"%s": %d' "$sep" "$k" "${step_seconds[$k]}"; sep=", "; done
   printf '}}\n'
-} >"$timing_file"
+} >"$work/build-timing.json"
+mv -f "$work/build-timing.json" "$timing_file"
