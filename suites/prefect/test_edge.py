@@ -1,0 +1,157 @@
+"""Prefect behind the edge: the UI is handed a public API URL, and the events websockets pass the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from readiness.probes.http import tls_verify
+from readiness.probes.prefect_edge import PrefectEdge, judge_api_url, load_ui_in_browser
+from readiness.targets import ca_bundle, prefect_target
+
+
+# Until readiness/targets.py grows the targets model, the keys it will carry, from the sandbox's variables.
+def _edge_targets() -> dict[str, str | None]:
+    prefect = prefect_target()
+    return {
+        "prefect.ui_url": os.environ.get("READINESS_UI_URL"),
+        "prefect.api_url": os.environ.get("READINESS_API_URL") or prefect.api_url,
+        "prefect.api_key": prefect.api_key,
+        "prefect.auth_string": prefect.auth_string,
+        "edge.address": os.environ.get("READINESS_INGRESS_ADDRESS"),
+    }
+
+
+@pytest.fixture
+def edge(probe_timeout: float) -> Iterator[PrefectEdge]:
+    targets = _edge_targets()
+    if not targets["prefect.ui_url"] and not targets["prefect.api_url"]:
+        pytest.skip("target not configured: prefect.ui_url and prefect.api_url (or PREFECT_API_URL)")
+    probe = PrefectEdge(
+        targets["prefect.ui_url"],
+        targets["prefect.api_url"],
+        api_key=targets["prefect.api_key"],
+        auth_string=targets["prefect.auth_string"],
+        address=targets["edge.address"],
+        verify=tls_verify(ca_bundle()),
+        timeout=probe_timeout,
+    )
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def ui_url(edge: PrefectEdge) -> str:
+    if not edge.ui_url:
+        pytest.skip("target not configured: prefect.ui_url (the public URL of the Prefect UI)")
+    return edge.ui_url
+
+
+@pytest.fixture
+def report_folder(request: pytest.FixtureRequest, run_id: str) -> Path:
+    """Where this run's report lands (reports/<run-id>/), for files a check leaves beside it."""
+    base = Path(request.config.getoption("readiness_report_dir"))
+    if not base.is_absolute():
+        base = Path(request.config.invocation_params.dir) / base
+    return base / run_id
+
+
+@pytest.mark.requirement("PREFECT-UI-API-URL")
+def test_ui_is_handed_the_public_api_url(edge, ui_url, expect):
+    settings = edge.ui_settings()
+    expect.true(
+        "GET /ui-settings gives an api_url",
+        settings.api_url is not None,
+        observed=settings.api_url or "no api_url",
+        expected="an api_url",
+        evidence=settings.evidence,
+    )
+    judgement = judge_api_url(settings.api_url, ui_url, edge.api_url)
+    expect.true(
+        "the UI's API URL (PREFECT_UI_API_URL) is the public API",
+        judgement.public,
+        observed=f"{judgement.advertised} -> {judgement.resolved}: " + "; ".join(judgement.problems)
+        if judgement.problems
+        else judgement.resolved,
+        expected=f"/api on the UI's host or {edge.api_url}, over https when the UI is",
+        evidence={**settings.evidence, "resolved": judgement.resolved, "public_api_url": edge.api_url},
+    )
+    health = edge.api_health(judgement.resolved)
+    expect.true(
+        "the UI's API URL answers /health from outside",
+        health.healthy,
+        observed=health.observed,
+        expected="200 true",
+        evidence=health.evidence,
+    )
+
+
+@pytest.mark.requirement("PREFECT-UI-API-URL")
+def test_ui_in_a_browser_shows_no_api_unreachable_banner(edge, ui_url, expect, params, probe_timeout, report_folder):
+    if not params.get("browser"):
+        pytest.skip("opt-in: set `browser: true` in PREFECT-UI-API-URL's params to load the UI in headless Chromium")
+    api_host = urlsplit(edge.api_url or ui_url).hostname or ""
+    view = load_ui_in_browser(
+        ui_url,
+        auth_string=edge.auth_string,
+        address=edge.address,
+        hosts=[urlsplit(ui_url).hostname or "", api_host],
+        screenshot=report_folder / "screenshots" / "prefect-ui.png",
+        timeout=max(probe_timeout, 20.0),
+    )
+    expect.true(
+        'the UI in a browser reaches its API (no "Can\'t connect to Server API" banner)',
+        view.banner is None,
+        observed=view.banner or "no banner",
+        expected="no banner",
+        evidence=view.evidence,
+    )
+
+
+@pytest.mark.requirement("PREFECT-EVENTS-WEBSOCKET")
+def test_events_websockets_upgrade_and_accept_the_credentials(edge, expect):
+    for path in ("/out", "/in"):
+        with edge.events_socket(path) as (_, handshake):
+            label = f"/api/events{path}"
+            expect.true(
+                f"{label} upgrades to a websocket",
+                handshake.upgraded,
+                observed=handshake.failure or handshake.status,
+                expected="101 Switching Protocols",
+                evidence=handshake.evidence,
+            )
+            expect.equal(f"{label} subprotocol", handshake.subprotocol, "prefect", evidence=handshake.evidence)
+            expect.true(
+                f"{label} accepts the configured credentials",
+                handshake.authenticated,
+                observed=handshake.auth_reply or handshake.failure,
+                expected="auth_success",
+                evidence=handshake.evidence,
+            )
+
+
+@pytest.mark.requirement("PREFECT-EVENTS-WEBSOCKET", effect="write")
+def test_events_arrive_and_the_websockets_survive_an_idle_gap(edge, expect, params, run_id):
+    """Sends two events for the resource `prefect-readiness.run.<run ID>`. Prefect has no API to delete
+    events: they age out with the server's event retention (PREFECT_EVENTS_RETENTION_PERIOD)."""
+    trip = edge.round_trip(run_id, delivery_timeout=params["delivery_s"], idle_s=params["idle_gap_s"])
+    expect.true(
+        "an event sent on /api/events/in arrives on /api/events/out",
+        trip.delivery_s is not None and trip.delivery_s <= params["delivery_s"],
+        observed=f"{trip.delivery_s} s" if trip.delivery_s is not None else trip.failure,
+        expected=f"within {params['delivery_s']} s",
+        evidence=trip.evidence,
+    )
+    expect.true(
+        "the events websockets survive an idle gap, then deliver",
+        trip.survived_idle_s is not None,
+        observed=f"{trip.survived_idle_s} s idle survived" if trip.survived_idle_s is not None else trip.failure,
+        expected=f"{params['idle_gap_s']} s idle survived",
+        evidence=trip.evidence,
+    )
