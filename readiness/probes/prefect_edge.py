@@ -13,7 +13,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,11 +154,31 @@ class RoundTrip:
 
 @dataclass(frozen=True)
 class BrowserView:
+    """What the UI did in a real browser: its calls to the API and what the page showed."""
+
     url: str
-    banner: str | None
-    health_requests: list[str]
+    banner: str | None  # the API-unreachable banner's text, when shown
+    api_calls: list[str]  # "<url> -> <status>" or "<url> -> failed: <reason>"
+    failed_calls: list[str]
+    stuck_on_login: bool  # credentials were given, yet the UI stayed on its login page
     screenshot: str | None
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reached_api(self) -> bool:
+        return self.banner is None and not self.failed_calls and bool(self.api_calls) and not self.stuck_on_login
+
+    @property
+    def summary(self) -> str:
+        if self.reached_api:
+            return f"{len(self.api_calls)} API calls answered, no banner"
+        parts = [f"banner {self.banner!r}"] if self.banner else []
+        parts += [f"failed: {c}" for c in self.failed_calls[:3]]
+        if not self.api_calls:
+            parts.append("the page made no call to the API")
+        if self.stuck_on_login:
+            parts.append("stayed on the login page although credentials were given")
+        return "; ".join(parts)
 
 
 # -- layer attribution -------------------------------------------------------------------------------
@@ -435,6 +455,7 @@ def _closed(ws: ClientConnection) -> ConnectionClosed | None:
 def load_ui_in_browser(
     ui_url: str,
     *,
+    api_base: str,
     auth_string: str | None,
     address: str | None,
     hosts: list[str],
@@ -443,13 +464,13 @@ def load_ui_in_browser(
     executable: str = "/usr/bin/chromium",
 ) -> BrowserView:
     """Load the UI in headless Chromium as a user would, signed in (basic auth through the UI's own
-    storage), and report whether it shows the API-unreachable banner. TLS trust is the TLS checks' job:
-    the browser accepts the certificate it is shown."""
+    storage), and record its calls to `api_base` and whether it shows the API-unreachable banner.
+    TLS trust is the TLS checks' job: the browser accepts the certificate it is shown."""
     import base64
 
     from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import Request, Response, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
 
     if not Path(executable).exists():
         raise CheckError(f"no browser at {executable}: install Debian's chromium (apt-get install chromium)")
@@ -457,8 +478,21 @@ def load_ui_in_browser(
     if address:
         rules = ", ".join(f"MAP {host} {address}" for host in sorted(set(hosts)) if host)
         args.append(f"--host-resolver-rules={rules}")
-    health: list[str] = []
-    evidence: dict[str, Any] = {"request": f"browser GET {ui_url}", "at": now_iso()}
+    calls: list[str] = []
+    failed: list[str] = []
+
+    def answered(response: Response) -> None:
+        if response.url.startswith(api_base):
+            calls.append(f"{response.url} -> {response.status}")
+            if response.status >= 500:
+                failed.append(calls[-1])
+
+    def refused(request: Request) -> None:
+        if request.url.startswith(api_base):
+            calls.append(f"{request.url} -> failed: {request.failure}")
+            failed.append(calls[-1])
+
+    evidence: dict[str, Any] = {"request": f"browser GET {ui_url}", "api_base": api_base, "at": now_iso()}
     banner: str | None = None
     shot: str | None = None
     try:
@@ -470,18 +504,14 @@ def load_ui_in_browser(
                     token = base64.b64encode(auth_string.encode()).decode()
                     context.add_init_script(f"window.localStorage.setItem({UI_PASSWORD_KEY!r}, {token!r});")
                 page = context.new_page()
-                page.on("response", lambda r: r.url.endswith("/health") and health.append(f"{r.url} -> {r.status}"))
-                page.on(
-                    "requestfailed",
-                    lambda r: r.url.endswith("/health") and health.append(f"{r.url} -> failed: {r.failure}"),
-                )
+                page.on("response", answered)
+                page.on("requestfailed", refused)
                 page.goto(ui_url, wait_until="load", timeout=timeout * 1000)
-                deadline = time.monotonic() + timeout / 2
-                while not health and time.monotonic() < deadline:
-                    page.wait_for_timeout(200)
+                with suppress(PlaywrightTimeout):  # the UI's first API calls settle
+                    page.wait_for_load_state("networkidle", timeout=timeout * 500)
                 locator = page.get_by_text(API_UNREACHABLE_BANNER).first
                 try:
-                    locator.wait_for(state="visible", timeout=2500)
+                    locator.wait_for(state="visible", timeout=1500)
                     banner = locator.inner_text()[:300]
                 except PlaywrightTimeout:
                     banner = None
@@ -494,5 +524,6 @@ def load_ui_in_browser(
                 browser.close()
     except PlaywrightError as exc:
         raise CheckError(f"the browser could not load {ui_url}: {str(exc).splitlines()[0]}") from None
-    evidence.update({"health_requests": health, "banner": banner, "screenshot": shot})
-    return BrowserView(ui_url, banner, health, shot, evidence)
+    stuck = bool(auth_string) and "/login" in urlsplit(str(evidence.get("page_url", ""))).path
+    evidence.update({"api_calls": calls[:20], "banner": banner, "stuck_on_login": stuck, "screenshot": shot})
+    return BrowserView(ui_url, banner, calls, failed, stuck, shot, evidence)

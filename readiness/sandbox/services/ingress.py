@@ -4,7 +4,7 @@ It serves the full chain (leaf + intermediate) from the sandbox PKI, TLS 1.2+ on
 and redirects its plain-HTTP port to HTTPS. Its own config, pid file and temp folders live in the
 state folder; scenarios rewrite the config and reload nginx in place (``nginx -s reload``):
 ``tls-expired``, ``tls-no-intermediate``, ``tls-wrong-host``, ``tls-weak`` (TLS 1.0/1.1 on),
-``tls-weak-key`` (RSA 1024 leaf) and ``no-hsts``.
+``tls-weak-key`` (RSA 1024 leaf), ``no-hsts``, ``ingress-no-websocket`` and ``ingress-idle-timeout``.
 
 The HTTPS port is the default server, so ``https://127.0.0.1:<port>`` reaches the API too (the leaf
 names 127.0.0.1 and localhost as well); the ``api.``/``app.`` names resolve through the sandbox DNS.
@@ -25,6 +25,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 MODERN_PROTOCOLS = "TLSv1.2 TLSv1.3"
 WORKER_USER = "www-data"
 WEAK_PROTOCOLS = "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"
+IDLE_TIMEOUT_S = 3  # ingress-idle-timeout; the sandbox profile's websocket idle gap is longer
 
 
 class IngressComponent(Component):
@@ -37,6 +38,8 @@ class IngressComponent(Component):
         "tls-weak": "TLS 1.0 and 1.1 are accepted besides 1.2/1.3",
         "tls-weak-key": "the leaf certificate has a 1024-bit RSA key",
         "no-hsts": "no Strict-Transport-Security header",
+        "ingress-no-websocket": "the ingress drops the Upgrade/Connection headers (websocket handshakes fail)",
+        "ingress-idle-timeout": f"the ingress closes proxied connections idle for {IDLE_TIMEOUT_S} s",
     }
 
     @property
@@ -102,14 +105,21 @@ class IngressComponent(Component):
         ssl_prefer_server_ciphers on;
         ssl_session_cache shared:sandbox:1m;
         {hsts}"""
-        proxy = """
+        # websockets: Upgrade/Connection passed on (ingress-no-websocket drops them), long idle timeouts
+        upgrade = (
+            'proxy_set_header Upgrade "";\n            proxy_set_header Connection "";'
+            if "ingress-no-websocket" in active
+            else "proxy_set_header Upgrade $http_upgrade;\n            proxy_set_header Connection $connection_upgrade;"
+        )
+        idle = f"{IDLE_TIMEOUT_S}s" if "ingress-idle-timeout" in active else "3600s"
+        proxy = f"""
             proxy_http_version 1.1;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_read_timeout 3600s;
+            {upgrade}
+            proxy_read_timeout {idle};
+            proxy_send_timeout {idle};
             proxy_buffering off;"""
         label = ", ".join(sorted(active)) or "none"
         return f"""# written by the prefect-readiness sandbox; scenarios: {label}

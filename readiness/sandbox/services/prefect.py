@@ -9,7 +9,8 @@ Scenarios:
 - ``prefect-slow``: a latency proxy (``latency_proxy``) goes between the ingress and the server;
 - ``prefect-errors``: the same proxy answers a share of the API requests 503 itself (health and ready
   pass untouched);
-- ``prefect-worker-down``: the process worker is stopped, so flow runs stay SCHEDULED.
+- ``prefect-worker-down``: the process worker is stopped, so flow runs stay SCHEDULED;
+- ``ui-api-url-internal``: the server restarts with PREFECT_UI_API_URL=http://127.0.0.1:4200/api.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ ERROR_RATIO = 0.25
 UI_CACHE = CACHE_ROOT / "prefect-ui"
 #: state key the ingress reads to find where to send API traffic
 UPSTREAM_KEY = "prefect_upstream_port"
+#: ui-api-url-internal: what a chart left at its default hands the browser
+INTERNAL_UI_API_URL = "http://127.0.0.1:4200/api"
 
 PROBE_FLOW = '''\
 """A flow the readiness suite runs end to end through the sandbox work pool."""
@@ -55,6 +58,7 @@ class PrefectComponent(Component):
         "prefect-db-down": "the Prefect server's PostgreSQL is stopped: the API is live but not ready",
         "prefect-errors": f"a proxy answers {ERROR_RATIO:.0%} of the API requests through the ingress with 503",
         "prefect-worker-down": "the process worker is stopped: flow runs of the work pool are never picked up",
+        "ui-api-url-internal": f"the Prefect server hands the browser {INTERNAL_UI_API_URL} as the API URL",
     }
 
     @property
@@ -108,6 +112,7 @@ class PrefectComponent(Component):
 
         pg = PostgresComponent(self.ctx)
         redis = RedisComponent(self.ctx)
+        active = self.ctx.active_scenarios()
         env = self._common_env()
         env.update(
             {
@@ -122,13 +127,13 @@ class PrefectComponent(Component):
                 # username + password: AUTH default <pw> keeps working while redis-noauth is applied
                 "PREFECT_REDIS_MESSAGING_USERNAME": "default",
                 "PREFECT_REDIS_MESSAGING_PASSWORD": redis.password(),
-                "PREFECT_UI_API_URL": "/api",
+                "PREFECT_UI_API_URL": INTERNAL_UI_API_URL if "ui-api-url-internal" in active else "/api",
                 # the UI bundle Prefect copies and rewrites on start, kept across sandboxes
                 "PREFECT_UI_STATIC_DIRECTORY": str(UI_CACHE),
                 "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             }
         )
-        if "prefect-no-auth" not in self.ctx.active_scenarios():
+        if "prefect-no-auth" not in active:
             env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string()
         return env
 
@@ -325,7 +330,7 @@ class PrefectComponent(Component):
             ingress.reconfigure()
 
     def apply(self, scenario: str) -> None:
-        if scenario == "prefect-no-auth":
+        if scenario in ("prefect-no-auth", "ui-api-url-internal"):
             self._restart_server()
         elif scenario == "prefect-slow":
             self._start_slow_proxy()
@@ -343,7 +348,7 @@ class PrefectComponent(Component):
             super().apply(scenario)
 
     def revert(self, scenario: str) -> None:
-        if scenario == "prefect-no-auth":
+        if scenario in ("prefect-no-auth", "ui-api-url-internal"):
             self._restart_server()
         elif scenario == "prefect-slow":
             self._reroute()
