@@ -219,4 +219,6 @@ def test_service_components_are_registered_with_their_scenarios(tmp_path: Path) 
     assert owners["tls-no-intermediate"] == "ingress"
     assert owners["sso-wrong-client"] == "oidc"
     assert owners["prefect-errors"] == owners["prefect-worker-down"] == "prefect"
-    assert len([n for n, o in owners.items() if o in services]) == 31
+    assert owners["ingress-idle-timeout"] == owners["ingress-no-websocket"] == "ingress"
+    assert owners["ui-api-url-internal"] == "prefect"
+    assert len([n for n, o in owners.items() if o in services]) == 34
