@@ -1,0 +1,83 @@
+"""Verdicts of the Prefect-behind-the-edge checks on the sandbox: the UI's API URL and the events websockets.
+
+One run of the Prefect suite on the conformant sandbox, then one per scenario; each scenario must turn its
+own requirement to fail and leave every other Prefect requirement as the conformant run had it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.suite_run import Verdicts
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+EDGE = ("PREFECT-UI-API-URL", "PREFECT-EVENTS-WEBSOCKET")
+
+
+@pytest.fixture(scope="module")
+def conformant(suites) -> Verdicts:
+    return suites.run("prefect")
+
+
+def _check(verdicts: Verdicts, requirement: str, name: str) -> dict:
+    return next(c for c in verdicts.results[requirement]["checks"] if c["nodeid"].endswith(name))
+
+
+def _others_unchanged(verdicts: Verdicts, conformant: Verdicts, broken: str) -> None:
+    for requirement, result in conformant.results.items():
+        if result["component"] == "prefect" and requirement != broken:
+            assert verdicts.outcome(requirement) == result["outcome"], verdicts.explain(requirement)
+
+
+def test_conformant_sandbox_passes_both_edge_requirements(conformant):
+    for requirement in EDGE:
+        assert conformant.outcome(requirement) == "pass", conformant.explain(requirement)
+    handshake = _check(conformant, "PREFECT-EVENTS-WEBSOCKET", "upgrade_and_accept_the_credentials")
+    evidence = handshake["observations"][-1]["evidence"]
+    assert (evidence["status"], evidence["subprotocol"], evidence["auth_reply"]) == (101, "prefect", "auth_success")
+    trip = _check(conformant, "PREFECT-EVENTS-WEBSOCKET", "survive_an_idle_gap")["observations"][-1]["evidence"]
+    assert trip["delivery_s"] < 15 and trip["survived_idle_s"] == 8
+    browser = _check(conformant, "PREFECT-UI-API-URL", "reaches_its_api")
+    shown = browser["observations"][-1]["evidence"]
+    assert browser["outcome"] == "pass" and shown["banner"] is None and shown["api_calls"]
+    assert Path(shown["screenshot"]).is_file()
+    assert Path(shown["screenshot"]).is_relative_to(conformant.report_dir)
+
+
+def test_internal_ui_api_url_fails_ui_api_url_in_both_checks(suites, conformant):
+    with suites.scenario("ui-api-url-internal"):
+        verdicts = suites.run("prefect")
+    assert verdicts.outcome("PREFECT-UI-API-URL") == "fail", verdicts.explain("PREFECT-UI-API-URL")
+    rule = _check(verdicts, "PREFECT-UI-API-URL", "handed_the_public_api_url")
+    assert "a local address (127.0.0.1)" in rule["message"] and "mixed content" in rule["message"]
+    browser = _check(verdicts, "PREFECT-UI-API-URL", "reaches_its_api")
+    assert browser["outcome"] == "fail", browser["message"]
+    assert "http://127.0.0.1:4200/api" in browser["message"]
+    _others_unchanged(verdicts, conformant, "PREFECT-UI-API-URL")
+
+
+def test_ingress_without_websocket_headers_fails_the_events_websocket(suites, conformant):
+    with suites.scenario("ingress-no-websocket"):
+        verdicts = suites.run("prefect")
+    assert verdicts.outcome("PREFECT-EVENTS-WEBSOCKET") == "fail", verdicts.explain("PREFECT-EVENTS-WEBSOCKET")
+    handshake = _check(verdicts, "PREFECT-EVENTS-WEBSOCKET", "upgrade_and_accept_the_credentials")
+    evidence = handshake["observations"][-1]["evidence"]
+    assert evidence["status"] != 101
+    assert "dropped the Upgrade/Connection headers" in evidence["layer"]
+    _others_unchanged(verdicts, conformant, "PREFECT-EVENTS-WEBSOCKET")
+
+
+def test_ingress_idle_timeout_fails_only_the_idle_gap(suites, conformant):
+    with suites.scenario("ingress-idle-timeout"):
+        verdicts = suites.run("prefect")
+    assert verdicts.outcome("PREFECT-EVENTS-WEBSOCKET") == "fail", verdicts.explain("PREFECT-EVENTS-WEBSOCKET")
+    handshake = _check(verdicts, "PREFECT-EVENTS-WEBSOCKET", "upgrade_and_accept_the_credentials")
+    assert handshake["outcome"] == "pass"
+    trip = _check(verdicts, "PREFECT-EVENTS-WEBSOCKET", "survive_an_idle_gap")
+    assert trip["outcome"] == "fail"
+    assert "did not survive 8 s idle" in trip["message"] and "1006" in trip["message"]
+    assert trip["observations"][0]["met"] is True  # delivery before the gap still worked
+    _others_unchanged(verdicts, conformant, "PREFECT-EVENTS-WEBSOCKET")
