@@ -394,11 +394,14 @@ class PrefectEdge:
             first, failure = self._deliver(out, resource, "before-idle", delivery_timeout, idle_s=0)
             evidence["delivery_s"] = first
             if failure:
+                evidence["failure"] = failure
                 return RoundTrip(first, idle_s, None, None, failure, evidence)
             after, failure = self._deliver(out, resource, "after-idle", delivery_timeout, idle_s=idle_s)
             evidence["delivery_after_idle_s"] = after
             survived = idle_s if failure is None else None
             evidence["survived_idle_s"] = survived
+            if failure:
+                evidence["failure"] = failure
             return RoundTrip(first, idle_s, survived, after, failure, evidence)
 
     def _deliver(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,33 +10,20 @@ import pytest
 
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect_edge import PrefectEdge, judge_api_url, load_ui_in_browser
-from readiness.targets import ca_bundle, prefect_target
+from readiness.targets import Targets
 
-
-# Until readiness/targets.py grows the targets model, the keys it will carry, from the sandbox's variables.
-def _edge_targets() -> dict[str, str | None]:
-    prefect = prefect_target()
-    return {
-        "prefect.ui_url": os.environ.get("READINESS_UI_URL"),
-        "prefect.api_url": os.environ.get("READINESS_API_URL") or prefect.api_url,
-        "prefect.api_key": prefect.api_key,
-        "prefect.auth_string": prefect.auth_string,
-        "edge.address": os.environ.get("READINESS_INGRESS_ADDRESS"),
-    }
+WHERE = ("prefect.ui_url", "prefect.api_url", "edge.address")
 
 
 @pytest.fixture
-def edge(probe_timeout: float) -> Iterator[PrefectEdge]:
-    targets = _edge_targets()
-    if not targets["prefect.ui_url"] and not targets["prefect.api_url"]:
-        pytest.skip("target not configured: prefect.ui_url and prefect.api_url (or PREFECT_API_URL)")
+def edge(targets: Targets, probe_timeout: float) -> Iterator[PrefectEdge]:
     probe = PrefectEdge(
-        targets["prefect.ui_url"],
-        targets["prefect.api_url"],
-        api_key=targets["prefect.api_key"],
-        auth_string=targets["prefect.auth_string"],
-        address=targets["edge.address"],
-        verify=tls_verify(ca_bundle()),
+        targets.get("prefect.ui_url"),
+        targets.get("prefect.api_url"),
+        api_key=targets.get("prefect.api_key"),
+        auth_string=targets.get("prefect.auth_string"),
+        address=targets.get("edge.address"),
+        verify=tls_verify(targets.ca_bundle("edge")),
         timeout=probe_timeout,
     )
     try:
@@ -47,10 +33,14 @@ def edge(probe_timeout: float) -> Iterator[PrefectEdge]:
 
 
 @pytest.fixture
-def ui_url(edge: PrefectEdge) -> str:
-    if not edge.ui_url:
-        pytest.skip("target not configured: prefect.ui_url (the public URL of the Prefect UI)")
-    return edge.ui_url
+def ui_url(targets: Targets) -> str:
+    url = str(targets.require("prefect.ui_url"))
+    return url if url.endswith("/") else url + "/"
+
+
+@pytest.fixture
+def api_url(targets: Targets) -> str:
+    return str(targets.require("prefect.api_url"))
 
 
 @pytest.fixture
@@ -63,8 +53,9 @@ def report_folder(request: pytest.FixtureRequest, run_id: str) -> Path:
 
 
 @pytest.mark.requirement("PREFECT-UI-API-URL")
-def test_ui_is_handed_the_public_api_url(edge, ui_url, expect):
+def test_ui_is_handed_the_public_api_url(edge, ui_url, targets, expect):
     settings = edge.ui_settings()
+    settings.evidence["targets"] = targets.evidence(*WHERE)
     expect.true(
         "GET /ui-settings gives an api_url",
         settings.api_url is not None,
@@ -117,7 +108,7 @@ def test_ui_in_a_browser_reaches_its_api(edge, ui_url, expect, params, probe_tim
 
 
 @pytest.mark.requirement("PREFECT-EVENTS-WEBSOCKET")
-def test_events_websockets_upgrade_and_accept_the_credentials(edge, expect):
+def test_events_websockets_upgrade_and_accept_the_credentials(edge, api_url, expect):
     for path in ("/out", "/in"):
         with edge.events_socket(path) as (_, handshake):
             label = f"/api/events{path}"
@@ -139,10 +130,11 @@ def test_events_websockets_upgrade_and_accept_the_credentials(edge, expect):
 
 
 @pytest.mark.requirement("PREFECT-EVENTS-WEBSOCKET", effect="write")
-def test_events_arrive_and_the_websockets_survive_an_idle_gap(edge, expect, params, run_id):
+def test_events_arrive_and_the_websockets_survive_an_idle_gap(edge, api_url, targets, expect, params, run_id):
     """Sends two events for the resource `prefect-readiness.run.<run ID>`. Prefect has no API to delete
     events: they age out with the server's event retention (PREFECT_EVENTS_RETENTION_PERIOD)."""
     trip = edge.round_trip(run_id, delivery_timeout=params["delivery_s"], idle_s=params["idle_gap_s"])
+    trip.evidence["targets"] = targets.evidence(*WHERE)
     expect.true(
         "an event sent on /api/events/in arrives on /api/events/out",
         trip.delivery_s is not None and trip.delivery_s <= params["delivery_s"],
