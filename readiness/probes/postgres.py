@@ -401,3 +401,57 @@ def flexible_server(
             "at": now_iso(),
         },
     )
+
+
+@dataclass(frozen=True)
+class CloudConnections:
+    """The peak of the cloud's connection-count metric over a window."""
+
+    peak: int
+    datapoints: int
+    evidence: dict[str, Any]
+
+
+def rds_connections(
+    identifier: str,
+    *,
+    region: str | None,
+    endpoint_url: str | None = None,
+    timeout: float = 10.0,
+    window_minutes: int = 60,
+) -> CloudConnections | None:
+    """CloudWatch AWS/RDS DatabaseConnections (Maximum per minute) over the window; None without datapoints."""
+    import datetime as dt
+
+    from readiness.probes.aws import aws_client, translated_aws
+
+    client = aws_client("cloudwatch", region=region, endpoint_url=endpoint_url, timeout=timeout)
+    end = dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(minutes=window_minutes)
+    with translated_aws(f"CloudWatch DatabaseConnections of {identifier}"):
+        answer = client.get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="DatabaseConnections",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+            StartTime=start,
+            EndTime=end,
+            Period=60,
+            Statistics=["Maximum"],
+        )
+    points = answer.get("Datapoints") or []
+    if not points:
+        return None
+    peak = int(max(p["Maximum"] for p in points))
+    return CloudConnections(
+        peak=peak,
+        datapoints=len(points),
+        evidence={
+            "cloud": "aws",
+            "service": "CloudWatch",
+            "asked": f"GetMetricStatistics AWS/RDS DatabaseConnections Maximum, DBInstanceIdentifier={identifier}",
+            "window": {"start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds")},
+            "datapoints": len(points),
+            "peak": peak,
+            "at": now_iso(),
+        },
+    )

@@ -6,10 +6,12 @@ import pytest
 
 from readiness.probes.catalog import ManagedSize
 from readiness.probes.postgres import (
+    CloudConnections,
     PostgresEndpoint,
     PostgresProbe,
     cloudsql_instance,
     flexible_server,
+    rds_connections,
     rds_instance,
 )
 from readiness.targets import Targets
@@ -53,6 +55,20 @@ def managed_postgres(targets: Targets, profile, probe_timeout: float) -> Managed
                                   endpoint_url=endpoint_url, timeout=probe_timeout)  # fmt: skip
         return ManagedSize.from_catalog(managed, managed.instance_class, profile.catalog, "postgres_instance_classes")
     pytest.skip(f"managed PostgreSQL on {provider!r} is not supported: cloud.provider is one of aws, gcp, azure")
+
+
+@pytest.fixture
+def cloud_connections(targets: Targets, probe_timeout: float) -> CloudConnections | None:
+    """The peak connection count of the managed PostgreSQL from the cloud's metrics (AWS CloudWatch);
+    None for a self-hosted one or where no metric answered."""
+    if targets.get("cloud.provider") != "aws" or not targets.get("cloud.postgres"):
+        return None
+    return rds_connections(
+        targets.get("cloud.postgres"),
+        region=targets.get("cloud.region"),
+        endpoint_url=targets.get("cloud.endpoint_url"),
+        timeout=probe_timeout,
+    )
 
 
 @pytest.fixture

@@ -68,13 +68,17 @@ def test_postgres_allows_prefects_connection_pools(postgres, expect, params):
 
 
 @pytest.mark.requirement("PG-HEADROOM")
-def test_postgres_has_connection_headroom(postgres, expect, params):
+def test_postgres_has_connection_headroom(postgres, cloud_connections, expect, params):
     facts = postgres.facts()
+    in_use, evidence, when = facts.connections_in_use, facts.evidence, "now"
+    if cloud_connections is not None and cloud_connections.peak > in_use:
+        in_use, when = cloud_connections.peak, "peak of the cloud metric's window"
+        evidence = {**facts.evidence, "cloud_metric": cloud_connections.evidence}
     expect.at_most(
-        f"client connections in use / max_connections ({facts.connections_in_use}/{facts.max_connections})",
-        facts.connections_used_ratio,
+        f"connections in use ({when}) / max_connections ({in_use}/{facts.max_connections})",
+        round(in_use / facts.max_connections, 4),
         params["max_used_ratio"],
-        evidence=facts.evidence,
+        evidence=evidence,
     )
 
 

@@ -12,10 +12,6 @@ the Logs clients, so SKUs come from the management API.)
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,68 +19,27 @@ import pytest
 import yaml
 
 from tests.suite_run import ROOT, Verdicts, run_suites
+from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
 
 pytestmark = pytest.mark.slow
-boto3 = pytest.importorskip("boto3")
 
-REGION = "us-east-1"
 PROJECT = "prefect-selfmanaged"
 GCP_REGION = "us-central1"
 GIB = 1024**3
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "prefect-rg"
-DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 CLOUD_CHECKS = "recommended_memory or recommended_vcpus or suggested_capacity"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto_server on loopback, stopped by its PID at the end."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **DUMMY_AWS},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-        url = f"http://127.0.0.1:{port}"
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
         _create_resources(url)
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _client(service: str, url: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _create_resources(url: str) -> None:
-    elasticache = _client("elasticache", url)
+    elasticache = aws("elasticache", url)
     # a replication group (primary + replica, as Prefect's Redis usually runs) and a single-node cluster
     elasticache.create_replication_group(
         ReplicationGroupId="prefect-redis", ReplicationGroupDescription="Prefect messaging and cache",
@@ -94,7 +49,7 @@ def _create_resources(url: str) -> None:
         CacheClusterId="prefect-redis-tiny", Engine="redis", EngineVersion="7.1", CacheNodeType="cache.t2.micro",
         NumCacheNodes=1,
     )  # fmt: skip
-    rds = _client("rds", url)
+    rds = aws("rds", url)
     for name, instance_class in (("prefect-db", "db.r6g.xlarge"), ("prefect-db-small", "db.m6g.xlarge")):
         rds.create_db_instance(
             DBInstanceIdentifier=name,

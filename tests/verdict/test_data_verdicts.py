@@ -8,6 +8,7 @@ tests/verdict/test_data_cloud_verdicts.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
@@ -27,6 +28,7 @@ from readiness.probes.redis import RedisEndpoint, RedisProbe
 from readiness.sandbox.base import port_is_open
 from readiness.sandbox.services.common import ca_bundle, cert_paths
 from tests.suite_run import ROOT, run_suites
+from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -261,3 +263,39 @@ def test_redis_7_default_user_sharing_the_password_is_caught(redis7):
     auth = probe.auth()
     assert auth.anonymous_refused
     assert auth.default_user_refused is False
+
+
+# -- PG-HEADROOM with the cloud's metrics: a peak earlier in the window counts ------------------------
+def test_a_connection_peak_in_cloudwatch_warns_headroom(sandbox, tmp_path):
+    """The sandbox's PostgreSQL stands for an RDS instance whose CloudWatch DatabaseConnections (moto) peaked
+    at 92 of 100 connections 10 minutes ago, while few are in use now."""
+    with moto_server(tmp_path / "moto.log") as url:
+        aws("cloudwatch", url).put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "DatabaseConnections",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "prefect-db"}],
+                    "Timestamp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes),
+                    "Value": value,
+                    "Unit": "Count",
+                }  # fmt: skip
+                for minutes, value in ((30, 12.0), (10, 92.0), (2, 14.0))
+            ],
+        )
+        targets = yaml.safe_load(sandbox.targets_path.read_text())
+        targets["cloud"] = {"provider": "aws", "region": REGION, "endpoint_url": url, "postgres": "prefect-db"}
+        (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets))
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG", "AWS_"))
+        }
+        env.update({**DUMMY_AWS, "READINESS_TARGETS": str(tmp_path / "targets.yaml"), "PREFECT_HOME": str(tmp_path)})
+        verdicts = run_suites([ROOT / "suites" / "postgres"], env=env, report_dir=tmp_path / "reports",
+                              extra=("-k", "headroom"))  # fmt: skip
+    headroom = verdicts.results["PG-HEADROOM"]
+    assert headroom["outcome"] == "warn", verdicts.explain("PG-HEADROOM")
+    assert headroom["observed"] == 0.92
+    assert headroom["evidence"]["cloud_metric"]["peak"] == 92
+    assert (
+        headroom["evidence"]["cloud_metric"]["window"]["start"] < headroom["evidence"]["cloud_metric"]["window"]["end"]
+    )
