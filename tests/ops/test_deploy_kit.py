@@ -16,6 +16,7 @@ import yaml
 
 from readiness.cli import build_parser
 from readiness.profile import load_profile
+from readiness.targets import load_targets_file
 from readiness.upload import StoreURL
 from tests.ops.kustomize import build
 from tests.ops.rbac import READ_ACCESS, READ_URLS, REFUSED, SERVICE_ACCOUNT, granted
@@ -66,9 +67,19 @@ def test_each_kit_renders_namespace_rbac_storage_job_and_cronjob(kit, tmp_path):
         assert annotation in _one(objects, "ServiceAccount")["metadata"]["annotations"]
     else:
         assert profile.settings.report_store is None  # the PVC by default
+    # the targets file loads too, and the pods find it where the ConfigMap is mounted
+    (tmp_path / "targets.yaml").write_text(config["data"]["targets.yaml"])
+    load_targets_file(tmp_path / "targets.yaml")
     for pod in pod_specs(objects).values():
         spec = pod["spec"]
         assert spec["serviceAccountName"] == SERVICE_ACCOUNT
+        [container] = spec["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        config_mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "config")
+        assert env["READINESS_TARGETS"] == f"{config_mount}/targets.yaml"
+        assert f"--profile={config_mount}/profile.yaml" in container["args"]
+        # credentials come from a Secret the operator creates, as environment (the role reads no Secret)
+        assert container["envFrom"] == [{"secretRef": {"name": "prefect-readiness-env", "optional": True}}]
         volumes = {v["name"]: v for v in spec["volumes"]}
         assert (
             volumes["reports"]["persistentVolumeClaim"]["claimName"]
