@@ -1,0 +1,108 @@
+"""The in-cluster kit on the sandbox's API server: every overlay passes a server-side dry run, the aws kit is
+created for real (its Job's pod admitted under the `restricted` Pod Security level) and deleted; the
+ServiceAccount is allowed exactly the read list of tests/ops/rbac.py and refused the rest
+(SubjectAccessReview)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from readiness.sandbox.kubernetes.kube import Kube, Ref
+from tests.ops.kustomize import build
+from tests.ops.rbac import GROUPS, NAMESPACE, READ_ACCESS, READ_URLS, REFUSED, USER, Access
+from tests.suite_run import ROOT
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+OVERLAYS = ROOT / "deploy" / "overlays"
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+
+
+def _dry_run(kube: Kube, obj: dict) -> dict:
+    return kube.call("POST", kube.path(Ref.of(obj), with_name=False), obj, [("dryRun", "All")])
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def kube(suites) -> Iterator[Kube]:
+    client = Kube(suites.sandbox.env()["KUBECONFIG"])
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def kit(kube) -> Iterator[list[dict]]:
+    """Dry-run every overlay, create the aws one, and delete it all at the end (also on failure)."""
+    overlays = {cloud.name: build(cloud) for cloud in sorted(OVERLAYS.iterdir())}
+    assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None, f"namespace {NAMESPACE} left over from an earlier run"
+    objects = overlays["aws"]
+    try:
+        for rendered in overlays.values():  # cluster-scoped first: namespaced ones need the Namespace to exist
+            for obj in rendered:
+                if obj["kind"] in CLUSTER_SCOPED:
+                    assert _dry_run(kube, obj)["metadata"]["name"] == obj["metadata"]["name"]
+        assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None  # a dry run creates nothing
+        namespace = next(o for o in objects if o["kind"] == "Namespace")
+        kube.create(namespace)
+        for rendered in overlays.values():
+            for obj in rendered:
+                if obj["kind"] not in CLUSTER_SCOPED:
+                    _dry_run(kube, obj)
+        for obj in objects:
+            if obj is not namespace:
+                kube.create(obj)
+        yield objects
+    finally:
+        for obj in reversed(objects):
+            kube.delete(Ref.of(obj), grace_seconds=0)
+        _wait(lambda: kube.get(Ref("v1", "Namespace", NAMESPACE)) is None, 120, f"namespace {NAMESPACE} to go")
+
+
+def test_every_overlay_dry_runs_and_the_aws_kit_is_created_with_its_gate_pod_admitted(kube, kit):
+    for obj in kit:
+        assert kube.get(Ref.of(obj)) is not None, f"{obj['kind']} {obj['metadata']['name']} was not created"
+    # The Job controller creates the gate's pod only if Pod Security (`restricted` on the namespace) admits it.
+    pods = Ref("v1", "Pod", None, NAMESPACE, label_selector="job-name=prefect-readiness-gate")
+    _wait(lambda: kube.list(pods), 60, "the gate Job's pod")
+
+
+def _review(kube: Kube, access: Access, namespace: str | None = None) -> bool:
+    attributes = {"verb": access.verb, "group": access.group, "resource": access.resource}
+    if "/" in access.resource:
+        attributes["resource"], attributes["subresource"] = access.resource.split("/", 1)
+    if access.name:
+        attributes["name"] = access.name
+    if namespace:
+        attributes["namespace"] = namespace
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": USER, "groups": GROUPS, "resourceAttributes": attributes},
+    }
+    return bool(kube.create(review)["status"].get("allowed"))
+
+
+def _review_url(kube: Kube, verb: str, url: str) -> bool:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": USER, "groups": GROUPS, "nonResourceAttributes": {"verb": verb, "path": url}},
+    }
+    return bool(kube.create(review)["status"].get("allowed"))
+
+
+def test_the_service_account_may_do_exactly_the_read_list_and_is_refused_the_rest(kube, kit):
+    denied = [a for a in sorted(READ_ACCESS) if not _review(kube, a)]
+    assert denied == [], f"the read checks need these, the role does not grant them: {denied}"
+    assert all(_review_url(kube, verb, url) for verb, url in READ_URLS)
+    allowed = [(a, ns) for a in REFUSED for ns in (None, "prefect", "kube-system") if _review(kube, a, ns)]
+    assert allowed == [], f"the read-only role must not allow: {allowed}"
