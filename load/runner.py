@@ -382,3 +382,23 @@ def measure_recovery(api: PrefectAPI, before: tuple[bool, float, dict[str, Any]]
         max_read_ms=max_read_ms,
         evidence={"before": before[2], "after": samples[-10:]},
     )
+
+
+# -- capacity --------------------------------------------------------------------------------------
+def capacity_curve(api: PrefectAPI, tag: str, shape: LoadShape, users: list[int], step_s: float, p95_ms: float,
+                   ca_bundle: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Step the users up (each step a short run of the same workload) until p95 passes `p95_ms` or errors
+    appear; returns the curve and the highest step that held."""
+    curve: list[dict[str, Any]] = []
+    held: dict[str, Any] | None = None
+    for count in users:
+        step = LoadShape(users=count, spawn_rate=count, duration_s=step_s, workers=shape.workers,
+                         weights=shape.weights, pacing=shape.pacing, brake=shape.brake)  # fmt: skip
+        result = run_load(api, tag, step, ca_bundle=ca_bundle)  # each step removes what it made
+        point = {"users": count, "rps": result.total.rps, "p95_ms": result.total.p95_ms,
+                 "error_ratio": result.error_ratio}  # fmt: skip
+        curve.append(point)
+        if result.total.p95_ms > p95_ms or result.error_ratio > float(shape.brake.get("max_error_ratio", 1)):
+            break
+        held = point
+    return {"p95_ms": p95_ms, "curve": curve, "highest_held": held}

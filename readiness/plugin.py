@@ -171,6 +171,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="Locust worker processes for the load suite (default: the profile's LOAD-THROUGHPUT shape)",
     )
+    group.addoption(
+        "--load-capacity",
+        dest="readiness_load_capacity",
+        action="store_true",
+        help="after the load checks' run, step the users up until p95 breaks (LOAD-THROUGHPUT capacity params) "
+        "and put the curve in the report",
+    )
     group.addoption("--run-id", dest="readiness_run_id", metavar="ID", help=argparse_suppress())
 
 

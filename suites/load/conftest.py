@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import pytest
 
-from load.runner import LoadResult, LoadShape, Recovery, baseline, measure_recovery, run_load
+from load.runner import LoadResult, LoadShape, Recovery, baseline, capacity_curve, measure_recovery, run_load
 from readiness.plugin import record_load
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
@@ -34,7 +34,13 @@ def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets,
         recovery = measure_recovery(
             api, before, float(recovery_params["max_seconds"]) + 5, float(recovery_params["max_read_ms"])
         )
+        capacity = None
+        if request.config.getoption("readiness_load_capacity", False):
+            steps = profile.requirements["LOAD-THROUGHPUT"].params.get("capacity") or {}
+            capacity = capacity_curve(api, run_id, shape, [int(u) for u in steps.get("users", [2, 4, 8, 16, 32])],
+                                      float(steps.get("step_s", 10)), float(steps.get("p95_ms", 500)),
+                                      ca_bundle=ca_bundle)  # fmt: skip
     finally:
         api.close()
-    record_load(request.config, {**result.to_report(), "recovery": asdict(recovery)})
+    record_load(request.config, {**result.to_report(), "recovery": asdict(recovery), "capacity": capacity})
     return LoadRun(result, recovery)

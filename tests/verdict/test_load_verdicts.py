@@ -21,7 +21,7 @@ def _load_section(verdicts) -> dict:
 
 def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
     run_id = new_run_id()
-    verdicts = suites.run("load", extra=("--run-id", run_id))
+    verdicts = suites.run("load", extra=("--run-id", run_id, "--load-capacity"))
     for requirement in LOAD:
         assert verdicts.outcome(requirement) == "pass", verdicts.explain(requirement)
     load = _load_section(verdicts)
@@ -30,9 +30,12 @@ def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
     assert load["total"]["requests"] > 50 and load["brake"] == {"stopped": False}
     assert any(e["name"] == "write POST /flow_runs/{id}/set_state" for e in load["endpoints"])
     assert load["history"], "a time series for the charts"
+    capacity = load["capacity"]
+    assert capacity["curve"][0]["users"] == 2 and capacity["p95_ms"] == 500
+    assert capacity["highest_held"] is None or capacity["highest_held"] in capacity["curve"]
     assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
     html = (verdicts.report_dir / "latest" / "conformance.html").read_text()
-    assert "p95 latency per endpoint" in html
+    assert "p95 latency per endpoint" in html and "Capacity (p95 limit 500" in html
     assert verdicts.code == 0, verdicts.output[-3000:]
 
 
