@@ -8,11 +8,13 @@ from readiness.report import new_run_id
 from tests.suite_run import ROOT
 from tests.verdict.prefect_leftovers import tagged_leftovers
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
+sandbox = pytest.mark.sandbox
 
 CHECKS = ("prefect/test_authn.py", "prefect/test_e2e.py")
 
 
+@sandbox
 def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
     run_id = new_run_id()
     verdicts = suites.run(*CHECKS, extra=("--run-id", run_id))
@@ -28,6 +30,7 @@ def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
     assert verdicts.code == 0, verdicts.output[-3000:]
 
 
+@sandbox
 def test_open_api_fails_authn(suites):
     with suites.scenario("prefect-no-auth"):
         verdicts = suites.run("prefect/test_authn.py")
@@ -37,6 +40,7 @@ def test_open_api_fails_authn(suites):
     assert any("POST /flows/filter -> 200" in item for item in authn["observed"])
 
 
+@sandbox
 def test_stopped_worker_fails_the_end_to_end_run_and_leaves_nothing(suites, tmp_path):
     profile = tmp_path / "short-e2e.yaml"
     profile.write_text(
@@ -50,3 +54,31 @@ def test_stopped_worker_fails_the_end_to_end_run_and_leaves_nothing(suites, tmp_
     assert e2e["outcome"] == "fail", verdicts.explain("PREFECT-E2E-FLOW-RUN")
     assert e2e["observed"] == "SCHEDULED"
     assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
+
+
+def test_without_a_deployment_the_check_drives_a_tagged_flow_run_itself_and_removes_it(tmp_path):
+    """A plain Prefect server (SQLite, no work pool, no deployment in the targets): the API-driven path."""
+    import os
+
+    from readiness.probes.prefect import PrefectAPI
+    from readiness.targets import PrefectTarget
+    from tests.prefect_server import prefect_server
+    from tests.suite_run import run_suites
+
+    run_id = new_run_id()
+    with prefect_server(tmp_path / "server-home", timeout=300) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
+        env.update(PREFECT_API_URL=server.url, PREFECT_API_AUTH_STRING=server.auth_string,
+                   PREFECT_HOME=str(tmp_path / "client-home"))  # fmt: skip
+        verdicts = run_suites([ROOT / "suites" / "prefect" / "test_e2e.py"], env=env,
+                              report_dir=tmp_path / "reports", extra=("--run-id", run_id), timeout=180)  # fmt: skip
+        api = PrefectAPI(PrefectTarget(server.url, None, server.auth_string, "test"))
+        try:
+            left = api.tagged(run_id)
+        finally:
+            api.close()
+    e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]
+    assert e2e["outcome"] == "pass", verdicts.explain("PREFECT-E2E-FLOW-RUN")
+    assert e2e["evidence"]["via"].startswith("API-driven flow run (no deployment configured)")
+    assert e2e["evidence"]["states"][-1] == "COMPLETED"
+    assert left == {"flows": [], "flow_runs": []}
