@@ -251,11 +251,15 @@ def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
         raise CheckError(f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
 
 
-def served_chain(endpoint: Endpoint, timeout: float) -> ServedChain:
-    """Handshake with `endpoint` (SNI = its host) and return the chain exactly as the server sent it."""
+def served_chain(endpoint: Endpoint, timeout: float, context: ssl.SSLContext | None = None) -> ServedChain:
+    """Handshake with `endpoint` (SNI = its host) and return the chain exactly as the server sent it.
+
+    By default nothing is verified during the handshake (what was sent is judged afterwards); with a
+    verifying `context` a refusal is a CheckError carrying OpenSSL's reason.
+    """
     sock = _connect(endpoint, timeout)
     try:
-        with _insecure_context().wrap_socket(sock, server_hostname=endpoint.host) as tls:
+        with (context or _insecure_context()).wrap_socket(sock, server_hostname=endpoint.host) as tls:
             # Public as SSLSocket.get_unverified_chain() from Python 3.13; the same call on 3.11/3.12.
             getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # type: ignore[union-attr]
             raw = getter() or []
@@ -264,6 +268,8 @@ def served_chain(endpoint: Endpoint, timeout: float) -> ServedChain:
             cipher = (tls.cipher() or ("?",))[0]
     except TimeoutError:
         raise CheckError(f"TLS handshake with {endpoint} did not complete within {timeout:g} s") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise CheckError(f"certificate of {endpoint} not trusted: {exc.verify_message}") from None
     except ssl.SSLError as exc:
         raise CheckError(f"TLS handshake with {endpoint} failed: {exc.reason or exc}") from None
     except (ConnectionResetError, BrokenPipeError, OSError) as exc:

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -22,20 +21,17 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import dns.flags
-import dns.message
-import dns.query
 import dns.rcode
-import dns.rdatatype
 import httpx
 import pytest
-from cryptography import x509
 
 from readiness.expect import CheckError
+from readiness.probes.dns import Resolver, answers, authoritative
 from readiness.probes.oidc import PRESETS, IdentityProvider, Login, OidcSettings
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, local_migration_head
 from readiness.probes.redis import RedisEndpoint, RedisProbe
 from readiness.probes.smtp import ImapSettings, Mailbox, Mailer, SmtpSettings
+from readiness.probes.tls import CertificateInfo, Endpoint, served_chain
 from readiness.sandbox import Sandbox, SandboxContext
 from readiness.sandbox.base import _pid_alive, port_is_open
 
@@ -337,16 +333,10 @@ def api(svc: Services, auth: bool = True, verify: ssl.SSLContext | bool | None =
     )
 
 
-def handshake(svc: Services, context: ssl.SSLContext, host: str = API_HOST) -> x509.Certificate:
-    """A TLS handshake with the ingress by name (SNI) at the address the sandbox DNS gives."""
-    port = int(svc.env["READINESS_INGRESS_HTTPS_PORT"])
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
-        context.wrap_socket(sock, server_hostname=host) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return x509.load_der_x509_certificate(der)
+def handshake(svc: Services, context: ssl.SSLContext | None = None, host: str = API_HOST) -> CertificateInfo:
+    """A TLS handshake with the ingress by name (SNI) at the address the sandbox DNS gives: the leaf."""
+    endpoint = Endpoint(host, int(svc.env["READINESS_INGRESS_HTTPS_PORT"]), "127.0.0.1")
+    return served_chain(endpoint, 5, context).leaf
 
 
 def old_protocols_context() -> ssl.SSLContext:
@@ -368,8 +358,9 @@ def assert_ingress_conformant(svc: Services) -> None:
     assert resp.json().startswith("3.")
     assert resp.headers["strict-transport-security"].startswith("max-age=")
     leaf = handshake(svc, svc.tls())  # by name, verified against the root only: the chain is complete
-    assert leaf.public_key().key_size >= 2048
-    with pytest.raises(ssl.SSLError):
+    assert leaf.key.bits >= 2048
+    assert leaf.days_left() > 30
+    with pytest.raises(CheckError, match="handshake"):
         handshake(svc, old_protocols_context())
 
 
@@ -408,7 +399,7 @@ def test_a_flow_run_completes_through_the_ingress(svc: Services) -> None:
 
 
 def _verify_error(svc: Services) -> str:
-    with pytest.raises(ssl.SSLCertVerificationError) as err:
+    with pytest.raises(CheckError, match="not trusted") as err:
         handshake(svc, svc.tls())
     return str(err.value)
 
@@ -444,8 +435,15 @@ def test_tls_weak_key(svc: Services) -> None:
     insecure.verify_mode = ssl.CERT_NONE
     insecure.set_ciphers("DEFAULT:@SECLEVEL=0")
     with svc.scenario("tls-weak-key"):
-        assert handshake(svc, insecure).public_key().key_size == 1024
+        assert handshake(svc, insecure).key.bits == 1024
         assert "key too weak" in _verify_error(svc)
+    assert_ingress_conformant(svc)
+
+
+def test_tls_expiring_soon(svc: Services) -> None:
+    with svc.scenario("tls-expiring-soon"):
+        leaf = handshake(svc, svc.tls())  # still trusted
+        assert 5 < leaf.days_left() <= 10
     assert_ingress_conformant(svc)
 
 
@@ -490,20 +488,13 @@ def test_prefect_slow(svc: Services) -> None:
 
 
 # -- DNS ---------------------------------------------------------------------------------------------
-def dns_query(svc: Services, name: str, rdtype: str, tcp: bool = False) -> dns.message.Message:
-    host, _, port = svc.env["READINESS_DNS_SERVER"].rpartition(":")
-    query = dns.message.make_query(name, getattr(dns.rdatatype, rdtype))
-    send = dns.query.tcp if tcp else dns.query.udp
-    return send(query, host, port=int(port), timeout=3)
-
-
-def answers(response: dns.message.Message) -> list[str]:
-    return [rd.to_text() for rrset in response.answer for rd in rrset]
+def dns_query(svc: Services, name: str, rdtype: str, tcp: bool = False):  # type: ignore[no-untyped-def]
+    return Resolver(svc.env["READINESS_DNS_SERVER"], 3).query(name, rdtype, tcp=tcp)
 
 
 def test_dns_answers_authoritatively_for_the_zone(svc: Services) -> None:
     response = dns_query(svc, API_HOST, "A")
-    assert response.flags & dns.flags.AA
+    assert authoritative(response)
     assert answers(response) == ["127.0.0.1"]
     assert answers(dns_query(svc, f"app.{DOMAIN}", "A", tcp=True)) == ["127.0.0.1"]
     assert f'0 issue "{svc.env["READINESS_CA_IDENTIFIER"]}"' in answers(dns_query(svc, DOMAIN, "CAA"))
@@ -517,6 +508,15 @@ def test_dns_wrong_address(svc: Services) -> None:
     with svc.scenario("dns-wrong-address"):
         assert answers(dns_query(svc, API_HOST, "A")) == ["127.0.0.2"]
     assert answers(dns_query(svc, API_HOST, "A")) == ["127.0.0.1"]
+
+
+def test_caa_wrong_issuer(svc: Services) -> None:
+    resolver = Resolver(svc.env["READINESS_DNS_SERVER"], 3)
+    with svc.scenario("caa-wrong-issuer"):
+        policy = resolver.caa(API_HOST)
+        assert policy.found_at == DOMAIN
+        assert not policy.allows(svc.env["READINESS_CA_IDENTIFIER"])
+    assert resolver.caa(API_HOST).allows(svc.env["READINESS_CA_IDENTIFIER"])
 
 
 # -- SMTP + IMAP -------------------------------------------------------------------------------------
@@ -713,6 +713,8 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "prefect-slow",
         "prefect-db-down",
         "dns-wrong-address",
+        "caa-wrong-issuer",
+        "tls-expiring-soon",
         "smtp-no-starttls",
         "smtp-bad-auth",
         "smtp-blackhole",

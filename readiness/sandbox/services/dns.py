@@ -2,7 +2,8 @@
 
 Records: A for api./app./sso. (the ingress) and the service names, CAA naming the sandbox CA, MX,
 SPF and DMARC for the mail domain. Scenario ``dns-wrong-address`` points api./app. at 127.0.0.2,
-where nothing listens (kept on loopback on purpose), by editing the zone file the server re-reads.
+where nothing listens (kept on loopback on purpose), by editing the zone file the server re-reads;
+``caa-wrong-issuer`` lets only another CA (OTHER_CA) issue for the zone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from readiness.sandbox.base import Component, ComponentStatus, wait_until
 from readiness.sandbox.services.common import CA_IDENTIFIER, DOMAIN, LOOPBACK
 
 WRONG_ADDRESS = "127.0.0.2"
+OTHER_CA = "letsencrypt.org"
 
 
 class DnsComponent(Component):
@@ -20,6 +22,7 @@ class DnsComponent(Component):
     after = ("pki",)
     scenarios = {
         "dns-wrong-address": f"api. and app. resolve to {WRONG_ADDRESS}, not the ingress",
+        "caa-wrong-issuer": f"the zone's CAA lets only {OTHER_CA} issue, not the sandbox CA",
     }
 
     @property
@@ -32,13 +35,14 @@ class DnsComponent(Component):
 
     def _zone(self) -> str:
         ingress = WRONG_ADDRESS if "dns-wrong-address" in self.ctx.active_scenarios() else LOOPBACK
+        issuer = OTHER_CA if "caa-wrong-issuer" in self.ctx.active_scenarios() else CA_IDENTIFIER
         serial = int(self.ctx.get("dns_serial", 1))  # type: ignore[arg-type]
         return f"""$ORIGIN {DOMAIN}.
 $TTL 60
 @        IN SOA   ns1 hostmaster {serial} 3600 600 86400 60
 @        IN NS    ns1
 ns1      IN A     {LOOPBACK}
-@        IN CAA   0 issue "{CA_IDENTIFIER}"
+@        IN CAA   0 issue "{issuer}"
 @        IN CAA   0 issuewild ";"
 @        IN CAA   0 iodef "mailto:security@{DOMAIN}"
 api      IN A     {ingress}
@@ -58,17 +62,17 @@ _dmarc   IN TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
         tmp.write_text(self._zone())
         tmp.replace(self.zone_file)
 
-    def _answers(self, name: str = f"api.{DOMAIN}") -> list[str]:
+    def _answers(self, name: str = f"api.{DOMAIN}", rdtype: str = "A") -> list[str]:
         import dns.message
         import dns.query
         import dns.rdatatype
 
         try:
-            query = dns.message.make_query(name, dns.rdatatype.A)
+            query = dns.message.make_query(name, dns.rdatatype.from_text(rdtype))
             response = dns.query.udp(query, LOOPBACK, port=self.port, timeout=1)
         except Exception:
             return []
-        return [rd.address for rrset in response.answer for rd in rrset]
+        return [rd.to_text() for rrset in response.answer for rd in rrset]
 
     def up(self) -> None:
         self._write_zone()
@@ -106,5 +110,11 @@ _dmarc   IN TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
     def reconfigure(self) -> None:
         self.ctx.set("dns_serial", int(self.ctx.get("dns_serial", 1)) + 1)  # type: ignore[arg-type]
         self._write_zone()
-        want = WRONG_ADDRESS if "dns-wrong-address" in self.ctx.active_scenarios() else LOOPBACK
-        wait_until(lambda: self._answers() == [want], 10, "DNS zone change")
+        active = self.ctx.active_scenarios()
+        want = WRONG_ADDRESS if "dns-wrong-address" in active else LOOPBACK
+        issuer = OTHER_CA if "caa-wrong-issuer" in active else CA_IDENTIFIER
+        wait_until(
+            lambda: self._answers() == [want] and f'0 issue "{issuer}"' in self._answers(DOMAIN, "CAA"),
+            10,
+            "DNS zone change",
+        )

@@ -4,7 +4,8 @@ It serves the full chain (leaf + intermediate) from the sandbox PKI, TLS 1.2+ on
 and redirects its plain-HTTP port to HTTPS. Its own config, pid file and temp folders live in the
 state folder; scenarios rewrite the config and reload nginx in place (``nginx -s reload``):
 ``tls-expired``, ``tls-no-intermediate``, ``tls-wrong-host``, ``tls-weak`` (TLS 1.0/1.1 on),
-``tls-weak-key`` (RSA 1024 leaf), ``no-hsts``, ``ingress-no-websocket`` and ``ingress-idle-timeout``.
+``tls-weak-key`` (RSA 1024 leaf), ``tls-expiring-soon`` (a leaf with days left), ``no-hsts``,
+``ingress-no-websocket`` and ``ingress-idle-timeout``.
 
 The HTTPS port is the default server, so ``https://127.0.0.1:<port>`` reaches the API too (the leaf
 names 127.0.0.1 and localhost as well); the ``api.``/``app.`` names resolve through the sandbox DNS.
@@ -40,6 +41,7 @@ class IngressComponent(Component):
         "no-hsts": "no Strict-Transport-Security header",
         "ingress-no-websocket": "the ingress drops the Upgrade/Connection headers (websocket handshakes fail)",
         "ingress-idle-timeout": f"the ingress closes proxied connections idle for {IDLE_TIMEOUT_S} s",
+        "tls-expiring-soon": "the ingress serves a leaf that expires in 10 days (inside the renewal headroom)",
     }
 
     @property
@@ -86,6 +88,8 @@ class IngressComponent(Component):
             leaf = "ingress-wronghost"
         elif "tls-weak-key" in active:
             leaf = "ingress-weakkey"
+        elif "tls-expiring-soon" in active:
+            leaf = "ingress-expiring"
         cert, chain, key = cert_paths(self.ctx, leaf)
         served = cert if "tls-no-intermediate" in active else chain
         protocols = WEAK_PROTOCOLS if "tls-weak" in active else MODERN_PROTOCOLS

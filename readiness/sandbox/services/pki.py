@@ -3,7 +3,7 @@
 Everything lands in ``<state>/pki``. ``root-ca.pem`` is the only certificate a sandbox client trusts
 (READINESS_CA_BUNDLE). Leaves: ``ingress`` (api./app. names), ``services`` (postgres, redis, smtp,
 imap, sso names) and the faulty variants the TLS scenarios swap in: ``ingress-expired``, ``ingress-wronghost``
-and ``ingress-weakkey`` (RSA 1024).
+and ``ingress-weakkey`` (RSA 1024) and ``ingress-expiring`` (valid for EXPIRING_DAYS more days only).
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ from readiness.sandbox.services.common import (
 LEAF_DAYS = 90
 #: a leaf with less than this left is made again on `up`
 RENEW_BEFORE = dt.timedelta(days=30)
+#: the expiring-soon leaf's life: inside any sensible renewal headroom, still valid for a while
+EXPIRING_DAYS = 10
 
 INGRESS_NAMES = [API_HOST, APP_HOST, "localhost", LOOPBACK]
 SERVICE_NAMES = [POSTGRES_HOST, REDIS_HOST, SMTP_HOST, IMAP_HOST, SSO_HOST, "localhost", LOOPBACK]
 #: bump when the set of leaves or their names change, so `up` makes them again
-PKI_LAYOUT = 2
+PKI_LAYOUT = 3
 
 
 def _key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -79,7 +81,14 @@ class PkiComponent(Component):
 
     def _paths_ok(self) -> bool:
         needed = [ca_bundle(self.ctx), self.dir / "intermediate-ca.pem", self.dir / "intermediate-ca.key"]
-        for leaf in ("ingress", "services", "ingress-expired", "ingress-wronghost", "ingress-weakkey"):
+        for leaf in (
+            "ingress",
+            "services",
+            "ingress-expired",
+            "ingress-wronghost",
+            "ingress-weakkey",
+            "ingress-expiring",
+        ):
             needed.extend(cert_paths(self.ctx, leaf))
         return all(p.exists() for p in needed)
 
@@ -91,6 +100,9 @@ class PkiComponent(Component):
             cert = certs.load_certificate(cert_paths(self.ctx, leaf)[0])
             if cert.not_valid_after_utc - now < RENEW_BEFORE:
                 return False
+        expiring = certs.load_certificate(cert_paths(self.ctx, "ingress-expiring")[0]).not_valid_after_utc - now
+        if not dt.timedelta(days=EXPIRING_DAYS - 3) < expiring <= dt.timedelta(days=EXPIRING_DAYS):
+            return False
         inter = certs.load_certificate(self.dir / "intermediate-ca.pem")
         return inter.not_valid_after_utc - now > RENEW_BEFORE
 
@@ -116,12 +128,14 @@ class PkiComponent(Component):
         now = dt.datetime.now(dt.UTC)
         valid = (now - dt.timedelta(hours=1), now + dt.timedelta(days=LEAF_DAYS))
         expired = (now - dt.timedelta(days=LEAF_DAYS + 1), now - dt.timedelta(days=1))
+        expiring = (now - dt.timedelta(hours=1), now + dt.timedelta(days=EXPIRING_DAYS))
         leaves: dict[str, tuple[list[str], int, tuple[dt.datetime, dt.datetime]]] = {
             "ingress": (INGRESS_NAMES, 2048, valid),
             "services": (SERVICE_NAMES, 2048, valid),
             "ingress-expired": (INGRESS_NAMES, 2048, expired),
             "ingress-wronghost": ([f"www.other-{DOMAIN}", f"other-{DOMAIN}"], 2048, valid),
             "ingress-weakkey": (INGRESS_NAMES, 1024, valid),
+            "ingress-expiring": (INGRESS_NAMES, 2048, expiring),
         }
         for leaf, (names, bits, (start, end)) in leaves.items():
             key = _key(bits)
