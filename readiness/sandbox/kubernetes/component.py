@@ -120,6 +120,7 @@ class KubernetesComponent(Component):
             "APP_HOST": common.APP_HOST,
             "API_HOST": common.API_HOST,
             "INGRESS_HTTPS_PORT": str(self.ctx.port("ingress-https")),
+            "OIDC_PORT": str(self.ctx.port("oidc")),  # the RequestAuthentication names the sandbox IdP
         }
 
     def up(self) -> None:

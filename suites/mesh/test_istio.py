@@ -1,0 +1,137 @@
+"""Istio around Prefect: the control plane runs, mTLS is STRICT everywhere, every pod is in the mesh,
+authorization is enforced and the Gateway and VirtualServices route to live Services."""
+
+from __future__ import annotations
+
+import pytest
+
+from readiness.probes.http import tls_verify
+from readiness.probes.mesh import refused_without_credentials
+
+
+@pytest.mark.requirement("MESH-CONTROL-PLANE")
+def test_istiod_is_available_and_the_crds_are_served(mesh, params, expect, mesh_evidence):
+    plane = mesh.control_plane()
+    evidence = {**mesh_evidence, **plane.evidence}
+    missing = sorted(set(params["crds"]) - set(plane.crds))
+    expect.true(
+        "Istio CRDs served",
+        not missing,
+        observed=f"missing {missing}" if missing else sorted(plane.crds),
+        expected=sorted(params["crds"]),
+        evidence=evidence,
+    )
+    expect.at_least(f"ready istiod replicas in {plane.namespace}", plane.ready_replicas, 1, evidence=evidence)
+    expect.true("istiod Deployment Available", plane.available, evidence=evidence)
+    expect.version_at_least("istiod version", plane.version, params["min_version"], evidence=evidence)
+
+
+@pytest.mark.requirement("MESH-MTLS-STRICT")
+def test_every_prefect_workload_port_accepts_only_mtls(mesh, expect, mesh_evidence):
+    modes, overrides, evidence = mesh.mtls()
+    if not modes:
+        pytest.skip(f"no Deployments in namespace {mesh.namespace}: nothing to check")
+    evidence = {**mesh_evidence, **evidence, "effective": [str(m) for m in modes]}
+    lax = [str(m) for m in modes if m.mode != "STRICT"]
+    expect.true(
+        "effective PeerAuthentication mode of each Prefect workload and port",
+        not lax,
+        observed=lax or f"STRICT on all {len(modes)}",
+        expected="STRICT",
+        evidence=evidence,
+    )
+    expect.true(
+        "DestinationRules towards Prefect Services keep Istio mTLS",
+        not overrides,
+        observed=[str(o) for o in overrides] or "none override it",
+        expected="no tls mode other than ISTIO_MUTUAL",
+        evidence=evidence,
+    )
+
+
+@pytest.mark.requirement("MESH-SIDECARS")
+def test_prefect_pods_carry_the_proxy(mesh, expect, mesh_evidence):
+    enrollment = mesh.enrollment()
+    evidence = {**mesh_evidence, **enrollment.evidence}
+    expect.true(
+        f"namespace {enrollment.namespace} enrolled in the mesh",
+        enrollment.mode is not None,
+        observed=enrollment.mode or f"labels {enrollment.labels}",
+        expected="istio-injection=enabled, istio.io/rev or istio.io/dataplane-mode=ambient",
+        evidence=evidence,
+    )
+    expect.true(
+        "running Prefect pods with the istio-proxy sidecar (or ambient capture)",
+        not enrollment.without_proxy,
+        observed=f"without proxy: {enrollment.without_proxy}" if enrollment.without_proxy else enrollment.pods,
+        expected="every pod",
+        evidence=evidence,
+    )
+
+
+@pytest.mark.requirement("MESH-AUTHZ")
+def test_authorization_policies_protect_prefect(mesh, targets, probe_timeout, expect, mesh_evidence):
+    authz = mesh.authorization()
+    evidence = {**mesh_evidence, **authz.evidence, "applying": authz.applying}
+    expect.true(
+        "Prefect workloads selected by an AuthorizationPolicy",
+        not authz.unprotected,
+        observed=f"none applies to {authz.unprotected}" if authz.unprotected else authz.applying,
+        expected="at least one policy per workload",
+        evidence=evidence,
+    )
+    expect.true(
+        "AuthorizationPolicies that allow every request",
+        not authz.allow_all,
+        observed=authz.allow_all or "none",
+        expected="none",
+        evidence=evidence,
+    )
+    issuer = targets.get("oidc.issuer")
+    if issuer and authz.request_authentications:
+        issuers = sorted({str(r["issuer"]) for r in authz.request_authentications})
+        expect.true(
+            "RequestAuthentication issuer is the SSO issuer",
+            str(issuer).rstrip("/") in [i.rstrip("/") for i in issuers],
+            observed=issuers,
+            expected=issuer,
+            evidence={**evidence, **targets.evidence("oidc.issuer")},
+        )
+    api_url = targets.get("prefect.api_url")
+    if api_url:
+        behaviour = refused_without_credentials(
+            str(api_url), probe_timeout, tls_verify(targets.ca_bundle("edge")), issuer=str(issuer or "")
+        )
+        expect.true(
+            "requests through the public endpoint without credentials or with a forged token",
+            behaviour.all_refused,
+            observed=behaviour.statuses,
+            expected="401/403 for both",
+            evidence={**evidence, "requests": behaviour.evidence, **targets.evidence("prefect.api_url")},
+        )
+
+
+@pytest.mark.requirement("MESH-ROUTING")
+def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, params, expect, mesh_evidence):
+    hosts = {"api": str(targets.require("edge.api_host")), "ui": str(targets.get("edge.ui_host") or "")}
+    hosts = {role: host for role, host in hosts.items() if host}
+    gateways, routes, evidence = mesh.routes(sorted(set(hosts.values())))
+    evidence = {**mesh_evidence, **evidence, "routes": [str(r) for r in routes],
+                **targets.evidence("edge.api_host", "edge.ui_host")}  # fmt: skip
+    unserved = sorted(h for h, g in gateways.items() if not g)
+    expect.true("Gateways serving the public hosts", not unserved,
+                observed=f"no Gateway for {unserved}" if unserved else gateways, expected="each host",
+                evidence=evidence)  # fmt: skip
+    unrouted = []
+    for role, host in hosts.items():
+        path = params["paths"][role]
+        if not any(r.host == host and r.live and (r.prefix is None or path.startswith(r.prefix)) for r in routes):
+            unrouted.append(f"{host}{path}")
+    dead = [str(r) for r in routes if not r.live]
+    expect.true(
+        "VirtualService routes reach Services that exist, on their ports, with ready endpoints",
+        not dead and not unrouted,
+        observed=(dead + [f"no live route for {u}" for u in unrouted]) or [str(r) for r in routes],
+        expected=f"live routes for {sorted(host + params['paths'][role] for role, host in hosts.items())}",
+        evidence=evidence,
+    )
