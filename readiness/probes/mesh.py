@@ -311,7 +311,7 @@ class Mesh:
         self.server = getattr(api.configuration, "host", "?")
 
     # -- transport -------------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)
         except Exception as exc:
@@ -361,7 +361,7 @@ class Mesh:
 
     # -- what the checks ask ---------------------------------------------------------------------
     def control_plane(self) -> ControlPlane:
-        deployments = self._call(
+        deployments = self.call(
             f"list Deployments in {self.root_namespace}",
             self.apps.list_namespaced_deployment,
             self.root_namespace,
@@ -377,7 +377,7 @@ class Mesh:
             image = next((c.image for c in d.spec.template.spec.containers if c.name == "discovery"), None)
             version = labels.get("app.kubernetes.io/version") or (image.rsplit(":", 1)[-1] if image else None)
         crds: dict[str, list[str]] = {}
-        for crd in self._call("list CustomResourceDefinitions", self.extensions.list_custom_resource_definition).items:
+        for crd in self.call("list CustomResourceDefinitions", self.extensions.list_custom_resource_definition).items:
             if crd.spec.group.endswith("istio.io"):
                 crds[crd.metadata.name] = [v.name for v in crd.spec.versions if v.served]
         evidence = {
@@ -397,7 +397,7 @@ class Mesh:
         return ControlPlane(self.root_namespace, names, ready, available, version, crds, evidence)
 
     def workloads(self) -> list[Workload]:
-        deployments = self._call(
+        deployments = self.call(
             f"list Deployments in {self.namespace}", self.apps.list_namespaced_deployment, self.namespace
         ).items
         out = []
@@ -411,7 +411,7 @@ class Mesh:
 
     def services(self) -> dict[str, Any]:
         """Service FQDN -> V1Service, in the Prefect namespace."""
-        items = self._call(f"list Services in {self.namespace}", self.core.list_namespaced_service, self.namespace)
+        items = self.call(f"list Services in {self.namespace}", self.core.list_namespaced_service, self.namespace)
         return {f"{s.metadata.name}.{s.metadata.namespace}.svc.cluster.local": s for s in items.items}
 
     def mtls(self) -> tuple[list[PortMode], list[TlsOverride], dict[str, Any]]:
@@ -430,7 +430,7 @@ class Mesh:
         return modes, overrides, evidence
 
     def enrollment(self) -> Enrollment:
-        ns = self._call(f"read Namespace {self.namespace}", self.core.read_namespace, self.namespace)
+        ns = self.call(f"read Namespace {self.namespace}", self.core.read_namespace, self.namespace)
         labels = dict(ns.metadata.labels or {})
         mode = None
         if labels.get("istio.io/dataplane-mode") == "ambient":
@@ -440,7 +440,7 @@ class Mesh:
         elif labels.get("istio.io/rev"):
             mode = f"sidecar injection (istio.io/rev={labels['istio.io/rev']})"
         pods: dict[str, str] = {}
-        for pod in self._call(f"list Pods in {self.namespace}", self.core.list_namespaced_pod, self.namespace).items:
+        for pod in self.call(f"list Pods in {self.namespace}", self.core.list_namespaced_pod, self.namespace).items:
             if pod.status.phase != "Running" or pod.metadata.deletion_timestamp is not None:
                 continue
             names = {c.name for c in pod.spec.containers} | {c.name for c in pod.spec.init_containers or []}
@@ -485,9 +485,7 @@ class Mesh:
                     parts = destination.split(".")
                     svc_name, svc_ns = parts[0], parts[1] if len(parts) > 1 else _meta(vs).get("namespace")
                     if svc_ns not in services_by_ns:
-                        items = self._call(
-                            f"list Services in {svc_ns}", self.core.list_namespaced_service, svc_ns
-                        ).items
+                        items = self.call(f"list Services in {svc_ns}", self.core.list_namespaced_service, svc_ns).items
                         services_by_ns[svc_ns] = {s.metadata.name: s for s in items}
                     service = services_by_ns[svc_ns].get(svc_name)
                     ports = [p.port for p in service.spec.ports or []] if service is not None else []
@@ -504,7 +502,7 @@ class Mesh:
         return served, routes, evidence
 
     def _ready_endpoints(self, namespace: str, service: str) -> int:
-        slices = self._call(
+        slices = self.call(
             f"list EndpointSlices of {namespace}/{service}",
             self.discovery.list_namespaced_endpoint_slice,
             namespace,
@@ -569,3 +567,172 @@ def refused_without_credentials(api_url: str, timeout: float, verify: Any, issue
             statuses[what] = response.status_code
             evidence[what] = response_evidence(response, body_limit=120)
     return Refusals(statuses, evidence)
+
+
+# -- the plaintext probe (a write: a short-lived Job) -----------------------------------------------
+PROBE_LABEL = "app.kubernetes.io/name"
+PROBE_NAME = "readiness-mtls-probe"
+RUN_LABEL = "readiness.prefect.io/run-id"
+#: the probe container's exit codes
+REFUSED, ANSWERED, INCONCLUSIVE = 0, 10, 20
+_SCRIPT = (
+    'out=$(curl -sS -o /dev/null -w "%{{http_code}}" --max-time {seconds} "{url}" 2>&1); rc=$?; '
+    'echo "curl exit $rc: $out"; '
+    "case $rc in 0) exit 10;; 52|56|35|16) exit 0;; *) exit 20;; esac"
+)
+
+
+@dataclass(frozen=True)
+class PlaintextProbeResult:
+    job: str
+    pod: str | None
+    node: str | None
+    simulated_node: bool
+    exit_code: int | None
+    verdict: str  # "refused" | "answered" | "inconclusive" | "no result"
+    cleaned_up: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def read_probe_exit(exit_code: int | None) -> str:
+    return {REFUSED: "refused", ANSWERED: "answered", INCONCLUSIVE: "inconclusive"}.get(
+        exit_code if exit_code is not None else -1, "no result"
+    )
+
+
+def probe_job(name: str, namespace: str, run_id: str, url: str, image: str, seconds: int) -> Obj:
+    """A Job whose one pod stays outside the mesh (no sidecar) and speaks plaintext HTTP to `url`."""
+    labels = {PROBE_LABEL: PROBE_NAME, RUN_LABEL: run_id, "sidecar.istio.io/inject": "false"}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": seconds + 30,
+            "ttlSecondsAfterFinished": 300,  # a safety net; the check deletes it itself
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"sidecar.istio.io/inject": "false"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "probe",
+                            "image": image,
+                            "command": ["sh", "-c", _SCRIPT.format(seconds=seconds, url=url)],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "16Mi"},
+                                "limits": {"cpu": "100m", "memory": "64Mi"},
+                            },  # fmt: skip
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": 65534,
+                                "allowPrivilegeEscalation": False,
+                            },  # fmt: skip
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def plaintext_probe(mesh: Mesh, run_id: str, url: str, image: str, timeout: float) -> PlaintextProbeResult:
+    """Run the probe Job in the Prefect namespace, read its pod's exit code, delete it whatever happens."""
+    import time
+
+    from kubernetes import client
+
+    batch = client.BatchV1Api(mesh.api)
+    suffix = "".join(c for c in run_id.lower() if c.isalnum())[-12:] or "run"
+    name = f"{PROBE_NAME}-{suffix}"
+    seconds = max(2, int(timeout / 4))
+    job = probe_job(name, mesh.namespace, run_id, url, image, seconds)
+    selector = f"job-name={name}"
+    deadline = time.monotonic() + timeout * 0.7
+    pod_name = node_name = None
+    exit_code: int | None = None
+    log_line: str | None = None
+    mesh.call(f"create Job {mesh.namespace}/{name}", batch.create_namespaced_job, mesh.namespace, job)
+    try:
+        while time.monotonic() < deadline:
+            pods = mesh.call("list the probe's pods", mesh.core.list_namespaced_pod, mesh.namespace,
+                              label_selector=selector).items  # fmt: skip
+            for pod in pods:
+                pod_name, node_name = pod.metadata.name, pod.spec.node_name
+                for status in pod.status.container_statuses or []:
+                    if status.state and status.state.terminated is not None:
+                        exit_code = status.state.terminated.exit_code
+            if exit_code is not None:
+                break
+            time.sleep(0.5)
+        if pod_name and exit_code is not None:
+            try:
+                log_line = mesh.core.read_namespaced_pod_log(pod_name, mesh.namespace, _request_timeout=mesh.timeout)
+            except Exception as exc:  # a simulated node has no kubelet to serve logs
+                log_line = f"(no log: {type(exc).__name__} {getattr(exc, 'status', '')})".strip()
+        simulated = False
+        node_labels: dict[str, str] = {}
+        if node_name:
+            node = mesh.call(f"read Node {node_name}", mesh.core.read_node, node_name)
+            node_labels = dict(node.metadata.labels or {})
+            simulated = (node.metadata.annotations or {}).get("kwok.x-k8s.io/node") == "fake" or (
+                node_labels.get("type") == "kwok"
+            )
+    finally:
+        cleaned = _delete_probe(mesh, batch, name, selector, timeout=max(5.0, timeout * 0.25))
+    verdict = read_probe_exit(exit_code)
+    evidence = {
+        "job": f"{mesh.namespace}/{name}",
+        "url": url,
+        "image": image,
+        "pod": pod_name,
+        "node": node_name,
+        "simulated_node": simulated,
+        "exit_code": exit_code,
+        "log": (log_line or "")[:300],
+        "verdict": verdict,
+        "cleaned_up": cleaned,
+        "at": now_iso(),
+    }
+    return PlaintextProbeResult(name, pod_name, node_name, simulated, exit_code, verdict, cleaned, evidence)
+
+
+def _delete_probe(mesh: Mesh, batch: Any, name: str, selector: str, timeout: float) -> bool:
+    import time
+
+    from kubernetes import client
+
+    try:
+        batch.delete_namespaced_job(name, mesh.namespace, body=client.V1DeleteOptions(propagation_policy="Foreground",
+                                    grace_period_seconds=0), _request_timeout=mesh.timeout)  # fmt: skip
+        # Foreground deletion may leave a finished pod to the garbage collector: delete it too.
+        mesh.core.delete_collection_namespaced_pod(mesh.namespace, label_selector=selector, grace_period_seconds=0,
+                                                   _request_timeout=mesh.timeout)  # fmt: skip
+    except Exception as exc:
+        if getattr(exc, "status", None) != 404:
+            return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            jobs = batch.list_namespaced_job(mesh.namespace, field_selector=f"metadata.name={name}",
+                                             _request_timeout=mesh.timeout).items  # fmt: skip
+            pods = mesh.core.list_namespaced_pod(mesh.namespace, label_selector=selector,
+                                                 _request_timeout=mesh.timeout).items  # fmt: skip
+        except Exception:
+            return False
+        if not jobs and not pods:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def leftover_probes(mesh: Mesh, run_id: str) -> list[str]:
+    """Probe Jobs and pods this run left behind (for the verdict tests and a person's cleanup)."""
+    from kubernetes import client
+
+    selector = f"{RUN_LABEL}={run_id}"
+    jobs = client.BatchV1Api(mesh.api).list_namespaced_job(mesh.namespace, label_selector=selector).items
+    pods = mesh.core.list_namespaced_pod(mesh.namespace, label_selector=selector).items
+    return [f"Job {j.metadata.name}" for j in jobs] + [f"Pod {p.metadata.name}" for p in pods]

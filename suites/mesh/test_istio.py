@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.expect import CheckError
 from readiness.probes.http import tls_verify
-from readiness.probes.mesh import refused_without_credentials
+from readiness.probes.mesh import plaintext_probe, refused_without_credentials
 
 
 @pytest.mark.requirement("MESH-CONTROL-PLANE")
@@ -135,3 +136,34 @@ def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, para
         expected=f"live routes for {sorted(host + params['paths'][role] for role, host in hosts.items())}",
         evidence=evidence,
     )
+
+
+@pytest.mark.requirement("MESH-MTLS-PROBE", effect="write")
+def test_plaintext_from_outside_the_mesh_is_refused(mesh, params, run_id, probe_timeout, requirement, profile, expect,
+                                                   mesh_evidence):  # fmt: skip
+    if not params["run"]:
+        pytest.skip(
+            "opt-in: this check starts a short-lived pod in the cluster; set MESH-MTLS-PROBE params.run: true "
+            "in a profile that extends this one"
+        )
+    services = mesh.services()
+    fqdn = f"{params['service']}.{mesh.namespace}.svc.cluster.local"
+    if fqdn not in services:
+        pytest.skip(f"no Service {params['service']} in namespace {mesh.namespace} to probe")
+    port = params.get("port") or services[fqdn].spec.ports[0].port
+    url = f"http://{fqdn}:{port}{params['path']}"
+    result = plaintext_probe(mesh, run_id, url, params["image"], profile.timeout_for(requirement.id))
+    evidence = {**mesh_evidence, "probe": result.evidence}
+    expect.true("probe Job deleted with its pod", result.cleaned_up, evidence=evidence)
+    if result.simulated_node:
+        expect.true("probe Job ran and its pod's exit status was read", result.exit_code is not None,
+                    observed=result.exit_code, expected="an exit status", evidence=evidence)  # fmt: skip
+        pytest.skip(
+            f"the probe pod ran on {result.node}, a simulated node (kwok) that runs no containers: its exit status "
+            f"{result.exit_code} is the simulator's, not a connection attempt, so enforcement is not proven here"
+        )
+    if result.verdict in ("no result", "inconclusive"):
+        raise CheckError(
+            f"the plaintext probe gave no verdict ({result.verdict}; exit {result.exit_code}, {result.evidence['log']})"
+        )
+    expect.equal(f"plaintext HTTP to {url} from a pod without sidecar", result.verdict, "refused", evidence=evidence)

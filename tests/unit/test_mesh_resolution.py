@@ -154,3 +154,17 @@ def test_route_targets_by_host_and_prefix():
         (None, "ui.web.svc.cluster.local", None),
     ]
     assert route_targets(vs, "app.example.com") == []
+
+
+def test_the_probe_job_stays_outside_the_mesh_and_its_exit_codes_read_as_verdicts():
+    from readiness.probes.mesh import ANSWERED, INCONCLUSIVE, REFUSED, probe_job, read_probe_exit
+
+    job = probe_job("readiness-mtls-probe-x", "prefect", "run-1", "http://s.prefect.svc.cluster.local:4200/", "img", 5)
+    template = job["spec"]["template"]
+    assert template["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
+    assert job["metadata"]["labels"]["readiness.prefect.io/run-id"] == "run-1"
+    assert job["spec"]["backoffLimit"] == 0 and template["spec"]["restartPolicy"] == "Never"
+    assert "--max-time 5" in template["spec"]["containers"][0]["command"][2]
+    assert [read_probe_exit(c) for c in (REFUSED, ANSWERED, INCONCLUSIVE, None, 137)] == [
+        "refused", "answered", "inconclusive", "no result", "no result"
+    ]  # fmt: skip
