@@ -226,7 +226,7 @@ def _trust_store(ca_bundle: str | None) -> tuple[list[x509.Certificate], str]:
     raise CheckError("no CA bundle configured and no system trust store found; set ca_bundle in the targets")
 
 
-def _insecure_context() -> ssl.SSLContext:
+def unverified_context() -> ssl.SSLContext:
     """Accepts anything: the point is to see what the server sends, judged afterwards."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -259,7 +259,7 @@ def served_chain(endpoint: Endpoint, timeout: float, context: ssl.SSLContext | N
     """
     sock = _connect(endpoint, timeout)
     try:
-        with (context or _insecure_context()).wrap_socket(sock, server_hostname=endpoint.host) as tls:
+        with (context or unverified_context()).wrap_socket(sock, server_hostname=endpoint.host) as tls:
             # Public as SSLSocket.get_unverified_chain() from Python 3.13; the same call on 3.11/3.12.
             getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # type: ignore[union-attr]
             raw = getter() or []
@@ -403,7 +403,7 @@ def _http(host: str, address: str | None, port: int, https: bool, path: str, tim
     shown = f"{scheme}://{host}:{port}{path}"
     extensions = {"sni_hostname": host} if https else {}
     # Not verified on purpose: the certificate is judged by the TLS-* checks; this looks at headers only.
-    with httpx.Client(verify=_insecure_context() if https else False, timeout=timeout) as client, translated(shown):
+    with httpx.Client(verify=unverified_context() if https else False, timeout=timeout) as client, translated(shown):
         response = client.get(url, headers={"Host": host}, extensions=extensions, follow_redirects=False)
     return response, shown
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from readiness.expect import CheckError
-from readiness.probes.http import tls_verify
 from readiness.probes.mesh import plaintext_probe, refused_without_credentials
+from readiness.probes.tls import unverified_context
 
 
 @pytest.mark.requirement("MESH-CONTROL-PLANE")
@@ -100,9 +100,8 @@ def test_authorization_policies_protect_prefect(mesh, targets, probe_timeout, ex
         )
     api_url = targets.get("prefect.api_url")
     if api_url:
-        behaviour = refused_without_credentials(
-            str(api_url), probe_timeout, tls_verify(targets.ca_bundle("edge")), issuer=str(issuer or "")
-        )
+        # Not verified on purpose: no credential is sent, and the certificate is the TLS-* checks' business.
+        behaviour = refused_without_credentials(str(api_url), probe_timeout, unverified_context(), str(issuer or ""))
         expect.true(
             "requests through the public endpoint without credentials or with a forged token",
             behaviour.all_refused,
