@@ -106,25 +106,31 @@ class Resolver:
             raise CheckError(f"DNS lookup {rdtype} {name} at {self.server} failed: {exc}") from None
 
     def addresses(self, name: str) -> Resolution:
-        """A and AAAA of `name`, following CNAMEs; CheckError when it does not resolve at all."""
+        """A and AAAA of `name`, following CNAMEs (also when an authoritative server leaves the chase to
+        the client); CheckError when it does not resolve at all."""
         name = name.rstrip(".")
         addresses: list[str] = []
         cnames: list[str] = []
         answers: dict[str, list[str]] = {}
         for rdtype in ("A", "AAAA"):
-            answer = self._query(name, rdtype, missing_ok=False)
-            if answer is None:
-                continue
-            for rrset in answer.response.answer:
-                text = [rd.to_text() for rd in rrset]
-                answers.setdefault(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}", []).extend(text)
-                if rrset.rdtype == dns.rdatatype.CNAME:
-                    for rd in rrset:
-                        target = rd.target.to_text().rstrip(".")
-                        if target not in cnames:
-                            cnames.append(target)
-            if answer.rrset is not None:
-                addresses += [rd.address for rd in answer.rrset]
+            current = name
+            for _ in range(8):  # CNAME hops
+                answer = self._query(current, rdtype, missing_ok=False)
+                assert answer is not None
+                for rrset in answer.response.answer:
+                    text = [rd.to_text() for rd in rrset]
+                    answers.setdefault(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}", []).extend(text)
+                    if rrset.rdtype == dns.rdatatype.CNAME:
+                        for rd in rrset:
+                            target = rd.target.to_text().rstrip(".")
+                            if target not in cnames:
+                                cnames.append(target)
+                if answer.rrset is not None:
+                    addresses += [rd.address for rd in answer.rrset if rd.address not in addresses]
+                    break
+                if not cnames or cnames[-1] == current:
+                    break
+                current = cnames[-1]
         if not addresses:
             raise CheckError(f"{name} has no A or AAAA record at {self.server}")
         evidence = {"query": f"A/AAAA {name}", "resolver": self.server, "answers": answers, "at": now_iso()}
