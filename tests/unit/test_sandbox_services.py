@@ -221,4 +221,6 @@ def test_service_components_are_registered_with_their_scenarios(tmp_path: Path) 
     assert owners["prefect-errors"] == owners["prefect-worker-down"] == "prefect"
     assert owners["ingress-idle-timeout"] == owners["ingress-no-websocket"] == "ingress"
     assert owners["ui-api-url-internal"] == "prefect"
-    assert len([n for n, o in owners.items() if o in services]) == 34
+    assert owners["caa-wrong-issuer"] == "dns"
+    assert owners["tls-expiring-soon"] == "ingress"
+    assert len([n for n, o in owners.items() if o in services]) == 36
