@@ -339,6 +339,8 @@ class Recovery:
     read_ms_after: float
     max_read_ms: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: container restarts in the Prefect namespace during the load (None: not measured, see evidence)
+    pod_restarts: int | None = None
 
 
 def baseline(api: PrefectAPI) -> tuple[bool, float, dict[str, Any]]:
@@ -402,3 +404,22 @@ def capacity_curve(api: PrefectAPI, tag: str, shape: LoadShape, users: list[int]
             break
         held = point
     return {"p95_ms": p95_ms, "curve": curve, "highest_held": held}
+
+
+def pod_restarts(targets: Any) -> tuple[int | None, str]:
+    """Container restarts summed over the Prefect namespace's pods, and where that was read (or why not)."""
+    if not targets.get("kubernetes.kubeconfig"):
+        return None, "not measured: no Kubernetes target (kubernetes.kubeconfig)"
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from readiness.kube import api_client
+
+    namespace = targets.get("kubernetes.namespace") or "prefect"
+    try:
+        with api_client(targets) as api:
+            pods = client.CoreV1Api(api).list_namespaced_pod(namespace, _request_timeout=10).items
+    except (CheckError, ApiException, OSError, ValueError) as exc:
+        return None, f"not measured: {str(exc).splitlines()[0][:200]}"
+    total = sum(status.restart_count or 0 for pod in pods for status in (pod.status.container_statuses or []))
+    return total, f"{len(pods)} pods in namespace {namespace}"

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pytest
 
-from load.runner import LoadResult, LoadShape, Recovery, baseline, capacity_curve, measure_recovery, run_load
+from load.runner import (
+    LoadResult,
+    LoadShape,
+    Recovery,
+    baseline,
+    capacity_curve,
+    measure_recovery,
+    pod_restarts,
+    run_load,
+)
 from readiness.plugin import record_load
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
@@ -30,9 +39,16 @@ def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets,
     api = PrefectAPI(prefect_target(targets=targets), timeout=10.0, verify=tls_verify(ca_bundle))
     try:
         before = baseline(api)
+        restarts_before, _ = pod_restarts(targets)
         result = run_load(api, run_id, shape, ca_bundle=ca_bundle)
         recovery = measure_recovery(
             api, before, float(recovery_params["max_seconds"]) + 5, float(recovery_params["max_read_ms"])
+        )
+        restarts_after, where = pod_restarts(targets)
+        restarts = None if restarts_before is None or restarts_after is None else restarts_after - restarts_before
+        restarts_evidence = {"during_load": restarts, "where": where}
+        recovery = replace(
+            recovery, pod_restarts=restarts, evidence={**recovery.evidence, "pod_restarts": restarts_evidence}
         )
         capacity = None
         if request.config.getoption("readiness_load_capacity", False):

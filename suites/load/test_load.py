@@ -52,3 +52,6 @@ def test_the_api_recovers_after_the_load(load_run, params, expect):
         unit="s",
         evidence=recovery.evidence,
     )
+    if recovery.pod_restarts is not None:  # measured when a Kubernetes target is configured
+        expect.equal("container restarts in the Prefect namespace during the load", recovery.pod_restarts, 0,
+                     evidence=recovery.evidence)  # fmt: skip
