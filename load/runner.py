@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from readiness.expect import CheckError
 from readiness.probes.prefect import PrefectAPI
+from readiness.process import popen_tied
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CLASSES = ("poll", "write", "read")
@@ -259,12 +260,11 @@ def run_locust(
     log = (workdir / "locust.log").open("wb")
     deadline = shape.duration_s + 120
     with _processes() as started:
-        started.append(subprocess.Popen(master, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True))  # fmt: skip
+        # Own process group and a parent-death signal: a run killed outright leaves no Locust behind.
+        started.append(popen_tied(master, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT))
         for _ in range(shape.workers):
             worker = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-            started.append(subprocess.Popen(worker, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True))  # fmt: skip
+            started.append(popen_tied(worker, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT))
         try:
             code = started[0].wait(deadline)
         except subprocess.TimeoutExpired:

@@ -494,11 +494,16 @@ def run_id(request: pytest.FixtureRequest) -> str:
 
 
 # -- running a check -----------------------------------------------------------------------------
-def pytest_runtest_setup(item: pytest.Item) -> None:
+#: no timeout for a check's setup (a load run is set up once, for as long as it runs), only the SIGTERM stop
+_NO_TIMEOUT_S = 10.0**7
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     state = _state(item.config)
     marker = _marker(item)
     if state is None or marker is None:
-        return
+        return (yield)
     item.stash[_started_key] = time.perf_counter()
     _, effect = marker
     if item.config.getoption("readiness_read_only") and effect is not Effect.read:
@@ -506,6 +511,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     remaining = state.remaining()
     if remaining is not None and remaining <= 0:
         raise BudgetExhausted("budget exhausted: the run's --budget ran out before this check started")
+    if state.interrupted_by is not None:
+        raise Interrupted(f"interrupted ({state.interrupted_by}) before this check started")
+    # A SIGTERM while fixtures set up (a Locust run, a tagged flow run) ends the setup the same way as a
+    # check: at once, or when the cleanup it is in is done.
+    with _Alarm(_NO_TIMEOUT_S, CheckTimeout("no timeout")) as alarm:
+        state.alarm = alarm
+        try:
+            return (yield)
+        finally:
+            state.alarm = None
 
 
 class _Alarm:

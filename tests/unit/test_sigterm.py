@@ -216,3 +216,68 @@ def test_sigterm_under_xdist_stops_every_worker_in_order(tmp_path, to):
     assert by_id["PREFECT-E2E-FLOW-RUN"]["message"] == by_id["SMTP-DELIVERY"]["message"] == "interrupted (SIGTERM)"
     assert by_id["K8S-NODE-COUNT"]["outcome"] == "skip" and not (tmp_path / "c-ran").exists()
     assert list(tmp_path.glob("object-*")) == []
+
+
+SETUP = '''
+import pathlib, subprocess, sys
+import pytest
+from readiness.process import popen_tied, stop_group
+
+OUT = pathlib.Path(__file__).parent
+
+@pytest.fixture(scope="session")
+def workload(run_id):
+    """Like the load suite's Locust run: set up once, in child processes, for as long as it runs."""
+    made = OUT / f"object-{run_id}"
+    made.write_text("a tagged object")
+    child = popen_tied([sys.executable, "-c", "import time; time.sleep(120)"])
+    (OUT / "child").write_text(str(child.pid))
+    try:
+        child.wait(120)
+    finally:
+        stop_group(child, grace=5)
+        made.unlink()
+    return "done"
+
+@pytest.mark.requirement("LOAD-LATENCY", effect="load")
+def test_latency(workload):
+    pass
+
+@pytest.mark.requirement("LOAD-ERRORS", effect="load")
+def test_errors(workload):
+    pass
+'''
+
+
+def test_sigterm_while_a_load_fixture_sets_up_stops_its_children_and_cleans_up(tmp_path):
+    (tmp_path / "test_setup.py").write_text(SETUP)
+    argv = [sys.executable, "-m", "pytest", "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile=aws",
+            "--report-dir=out", "--rootdir", str(tmp_path), "test_setup.py"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for(tmp_path / "child")
+    child = int((tmp_path / "child").read_text())
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    report = json.loads((tmp_path / "out" / "latest" / "conformance.json").read_text())
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["LOAD-LATENCY"]["outcome"] == "error"
+    assert by_id["LOAD-LATENCY"]["message"] == "interrupted (SIGTERM)"
+    assert "stopped (SIGTERM) before a check of this requirement started" in by_id["LOAD-ERRORS"]["message"]
+    assert list(tmp_path.glob("object-*")) == []
+    assert not Path(f"/proc/{child}").exists()
+
+
+def test_a_child_started_with_popen_tied_dies_when_the_run_is_killed(tmp_path):
+    (tmp_path / "test_setup.py").write_text(SETUP)
+    argv = [sys.executable, "-m", "pytest", "-p", "readiness.plugin", "-p", "no:cacheprovider", "--profile=aws",
+            "--report-dir=out", "--rootdir", str(tmp_path), "test_setup.py"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(tmp_path / "child")
+    child = int((tmp_path / "child").read_text())
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists(), "the child outlived the SIGKILLed run"
