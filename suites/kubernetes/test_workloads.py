@@ -1,0 +1,31 @@
+"""Prefect's own workloads: Available at their desired replicas, not crash-looping, with requests set."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.requirement("PREFECT-WORKLOADS")
+def test_prefect_workloads_are_available_and_stable(prefect_workloads, expect, params):
+    evidence = prefect_workloads.evidence()
+    expect.at_least(
+        f"Prefect Deployments/StatefulSets in namespace {prefect_workloads.namespace}",
+        len(prefect_workloads.workloads),
+        1,
+        evidence=evidence,
+    )
+    expect.equal("containers waiting in CrashLoopBackOff/ImagePullBackOff", prefect_workloads.failing_containers, [],
+                 evidence=evidence)  # fmt: skip
+    expect.equal("workloads not Available at their desired replicas", prefect_workloads.unavailable, [],
+                 evidence=evidence)  # fmt: skip
+    expect.equal("Pending pods", prefect_workloads.pending_pods, [], evidence=evidence)
+    worst = prefect_workloads.most_restarted
+    expect.at_most(
+        "highest container restart count" + (f" ({worst.pod}/{worst.name})" if worst else ""),
+        worst.restarts if worst else 0,
+        params["max_restarts"],
+        unit="restarts",
+        evidence=evidence,
+    )
+    expect.equal("containers without CPU and memory requests", prefect_workloads.containers_without_requests, [],
+                 evidence=evidence)  # fmt: skip
