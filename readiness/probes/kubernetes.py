@@ -1006,8 +1006,9 @@ def eks_node_groups(
         return groups
     except ClientError as exc:
         error = exc.response.get("Error", {})
+        said = " ".join(str(error.get("Message") or "").split())[:200]
         raise CheckError(
-            f"EKS {exc.operation_name} for cluster {cluster!r} in {region}: {error.get('Code')}: {error.get('Message')}"
+            f"EKS {exc.operation_name} for cluster {cluster!r} in {region}: {error.get('Code')}: {said}"
         ) from None
     except BotoCoreError as exc:
         raise CheckError(f"EKS API for cluster {cluster!r} in {region}: {exc}") from None

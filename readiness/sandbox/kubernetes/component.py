@@ -594,6 +594,8 @@ class KubernetesComponent(Component):
                 ]
             for target in targets:
                 kube.patch(target, spec["body"], spec.get("type", "merge"), spec.get("subresource"))
+        elif "apply" in op:
+            kube.apply(op["apply"])
         elif "restore" in op:
             ref = Ref.parse(op["restore"])
             base = manifests.base_object(ref)
@@ -644,6 +646,11 @@ def _default_revert(ops: tuple[Obj, ...]) -> list[Obj]:
     for op in ops:
         if "nodes" in op:
             out.append({"nodes": {}})
+        if "apply" in op:  # an object the scenario adds: remove it
+            obj = op["apply"]
+            meta = obj["metadata"]
+            target = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"]}
+            out.append({"delete": {**target, **({"namespace": meta["namespace"]} if "namespace" in meta else {})}})
         for key in ("delete", "patch"):
             if key in op:
                 target = op[key]["target"] if key == "patch" else op[key]
@@ -670,6 +677,9 @@ def _node_matches(current: Obj, desired: Obj) -> bool:
     if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
         return False
     status = current.get("status", {})
+    want_version = desired["status"]["nodeInfo"].get("kubeletVersion")
+    if status.get("nodeInfo", {}).get("kubeletVersion") != want_version:
+        return False
     for key in ("capacity", "allocatable"):
         have = status.get(key, {})
         if any(not _quantity_equal(have.get(k), v) for k, v in desired["status"][key].items()):
@@ -680,7 +690,7 @@ def _node_matches(current: Obj, desired: Obj) -> bool:
 def _patch_node(kube: Kube, desired: Obj, current: Obj) -> None:
     ref = Ref("v1", "Node", desired["metadata"]["name"])
     kube.patch(ref, {"metadata": {"labels": desired["metadata"]["labels"]}})
-    status = {"capacity": desired["status"]["capacity"], "allocatable": desired["status"]["allocatable"]}
+    status = {key: desired["status"][key] for key in ("capacity", "allocatable", "nodeInfo")}
     kube.patch(ref, {"status": status}, subresource="status")
 
 

@@ -110,11 +110,14 @@ class NodeShape:
     labels: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] = field(default_factory=dict)
     allocatable: dict[str, str] = field(default_factory=dict)
+    #: kubelet version to report instead of the control plane's (an old node group)
+    kubelet_version: str | None = None
 
     @classmethod
     def parse(cls, data: Obj) -> NodeShape:
         return cls(
             count=data.get("count"),
+            kubelet_version=data.get("kubeletVersion"),
             labels=dict(data.get("labels", {})),
             capacity={k: str(v) for k, v in data.get("capacity", {}).items()},
             allocatable={k: str(v) for k, v in data.get("allocatable", {}).items()},
@@ -170,11 +173,8 @@ class NodePool:
             {"type": "Hostname", "address": name},
             {"type": "InternalDNS", "address": name},
         ]
-        status["nodeInfo"] = {
-            **status.get("nodeInfo", {}),
-            "kubeletVersion": kubelet_version,
-            "kubeProxyVersion": kubelet_version,
-        }
+        version = shape.kubelet_version or kubelet_version
+        status["nodeInfo"] = {**status.get("nodeInfo", {}), "kubeletVersion": version, "kubeProxyVersion": version}
         return node
 
 

@@ -1,0 +1,274 @@
+"""Verdicts of the Kubernetes suite on the sandbox cluster: conformant, then each fault turning its own
+requirement (several independent faults per run, to keep the number of suite runs small)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.suite_run import ROOT, Verdicts, run_suites
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+KUBERNETES = (
+    "K8S-NODE-COUNT",
+    "K8S-NODE-SIZE",
+    "K8S-AUTOSCALING",
+    "K8S-STORAGECLASS",
+    "K8S-INGRESS-CONTROLLER",
+    "K8S-INGRESS-NGINX",
+    "K8S-VERSION",
+    "LB-ADDRESS",
+    "PREFECT-WORKLOADS",
+)
+
+
+def run(suites, env: dict[str, str] | None = None, *extra: str) -> Verdicts:
+    """The Kubernetes suite against the sandbox, with extra environment (targets) when given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_"))}
+    base.update(suites.sandbox.env())
+    base.update(env or {})
+    report_dir = Path(tempfile.mkdtemp(prefix="verdicts-k8s-", dir=suites.sandbox.ctx.root))
+    return run_suites([ROOT / "suites" / "kubernetes"], env=base, report_dir=report_dir, extra=extra, timeout=300)
+
+
+def assert_outcomes(verdicts: Verdicts, expected: dict[str, str], default: str = "pass") -> None:
+    """Each requirement of the suite has its expected outcome; the ones not named pass."""
+    for requirement in KUBERNETES:
+        want = expected.get(requirement, default)
+        assert verdicts.outcome(requirement) == want, verdicts.explain(requirement)
+
+
+def apply_all(stack: ExitStack, suites, *names: str) -> None:
+    for name in names:  # reverted in reverse order when the stack closes
+        stack.enter_context(suites.scenario(name))
+
+
+def test_conformant_cluster_passes_every_kubernetes_requirement(suites):
+    verdicts = run(suites)
+    assert_outcomes(verdicts, {})
+    results = verdicts.results
+    assert results["K8S-NODE-COUNT"]["observed"] == 3
+    assert results["K8S-NODE-COUNT"]["evidence"]["excluded"] == {}
+    assert results["K8S-AUTOSCALING"]["observed"].startswith("enabled via cluster-autoscaler")
+    assert "eks-prefect-pool" in str(results["K8S-AUTOSCALING"]["evidence"]["autoscaler_groups"])
+    assert results["K8S-STORAGECLASS"]["observed"] == "gp3" or results["K8S-STORAGECLASS"]["observed"] == (
+        "ebs.csi.aws.com"
+    )
+    assert results["K8S-STORAGECLASS"]["evidence"]["binding_mode"] == "WaitForFirstConsumer"
+    assert "203.0.113.10" in str(results["LB-ADDRESS"]["observed"])
+    assert "L4" in str(results["LB-ADDRESS"]["observed"])
+    assert results["K8S-INGRESS-NGINX"]["observed"] == ["k8s.io/ingress-nginx"]
+    assert verdicts.code == 0, verdicts.output[-3000:]
+
+
+def test_missing_nodes_storage_load_balancer_and_autoscaler_turn_their_own_requirements(suites):
+    with ExitStack() as stack:
+        apply_all(stack, suites, "two-nodes", "no-storageclass", "lb-pending", "no-autoscaler")
+        verdicts = run(suites)
+    assert_outcomes(
+        verdicts,
+        {"K8S-NODE-COUNT": "warn", "K8S-STORAGECLASS": "fail", "LB-ADDRESS": "fail", "K8S-AUTOSCALING": "warn"},
+    )
+    assert verdicts.results["K8S-NODE-COUNT"]["observed"] == 2
+    assert "no autoscaler found" in verdicts.results["K8S-AUTOSCALING"]["observed"]
+    assert "pending" in str(verdicts.results["LB-ADDRESS"]["observed"])
+    assert verdicts.code == 1
+
+
+def test_small_nodes_fixed_autoscaler_crashloop_and_no_ingress_turn_their_own_requirements(suites):
+    with ExitStack() as stack:
+        apply_all(stack, suites, "small-nodes", "autoscaler-fixed-size", "no-ingress-controller", "prefect-crashloop")
+        verdicts = run(suites)
+    assert_outcomes(
+        verdicts,
+        {
+            "K8S-NODE-SIZE": "warn",
+            "K8S-AUTOSCALING": "warn",
+            "K8S-INGRESS-CONTROLLER": "fail",
+            "K8S-INGRESS-NGINX": "skip",  # no controller at all: K8S-INGRESS-CONTROLLER says so
+            "PREFECT-WORKLOADS": "fail",
+        },
+    )
+    results = verdicts.results
+    assert "c5.xlarge, 4 vCPU / 8 GiB, 3 node(s)" in str(results["K8S-NODE-SIZE"]["observed"])
+    assert "max equal to min" in results["K8S-AUTOSCALING"]["observed"]
+    assert "CrashLoopBackOff" in str(results["PREFECT-WORKLOADS"]["observed"])
+
+
+def test_cordoned_and_tainted_nodes_do_not_count_and_old_kubelets_warn(suites):
+    with ExitStack() as stack:
+        apply_all(stack, suites, "node-cordoned", "node-tainted", "old-kubelets")
+        verdicts = run(suites)
+    assert_outcomes(verdicts, {"K8S-NODE-COUNT": "warn", "K8S-VERSION": "warn"})
+    count = verdicts.results["K8S-NODE-COUNT"]
+    assert count["observed"] == 1
+    assert count["evidence"]["excluded"] == {
+        "ip-10-0-0-10.ec2.internal": "cordoned (unschedulable)",
+        "ip-10-0-0-11.ec2.internal": "tainted dedicated=gpu-batch:NoSchedule",
+    }
+    assert verdicts.results["K8S-VERSION"]["observed"] == 5
+
+
+def test_another_ingress_controller_warns_naming_it(suites):
+    with suites.scenario("ingress-traefik"):
+        verdicts = run(suites)
+    assert_outcomes(verdicts, {"K8S-INGRESS-NGINX": "warn"})
+    assert verdicts.results["K8S-INGRESS-NGINX"]["observed"] == ["traefik.io/ingress-controller"]
+
+
+# -- EKS node groups through boto3, against moto in server mode ---------------------------------
+EKS_CLUSTER = "readiness-sandbox"
+REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    moto_server = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def eks(moto_endpoint):
+    import boto3
+
+    client = boto3.client("eks", region_name=REGION, endpoint_url=moto_endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")  # fmt: skip
+    client.create_cluster(name=EKS_CLUSTER, roleArn="arn:aws:iam::123456789012:role/eks",
+                          resourcesVpcConfig={"subnetIds": ["subnet-0a"]})  # fmt: skip
+    client.create_nodegroup(clusterName=EKS_CLUSTER, nodegroupName="prefect-pool",
+                            nodeRole="arn:aws:iam::123456789012:role/node", subnets=["subnet-0a"],
+                            scalingConfig={"minSize": 3, "maxSize": 10, "desiredSize": 3})  # fmt: skip
+    return client
+
+
+def _scale(eks, minimum: int, maximum: int) -> None:
+    scaling = {"minSize": minimum, "maxSize": maximum, "desiredSize": minimum}
+    eks.update_nodegroup_config(clusterName=EKS_CLUSTER, nodegroupName="prefect-pool", scalingConfig=scaling)
+
+
+def _aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "READINESS_CLOUD_PROVIDER": "aws",
+        "READINESS_CLOUD_CLUSTER": EKS_CLUSTER,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def test_eks_node_groups_scaling_on_off_and_fixed(suites, eks, moto_endpoint):
+    env = _aws_env(moto_endpoint)
+    _scale(eks, 3, 10)
+    on = run(suites, env, "-k", "autoscaled")
+    assert on.outcome("K8S-AUTOSCALING") == "pass", on.explain("K8S-AUTOSCALING")
+    assert on.results["K8S-AUTOSCALING"]["evidence"]["eks_nodegroups"] == ["prefect-pool [eks] (min 3, max 10, now 3)"]
+
+    _scale(eks, 3, 3)  # the status ConfigMap still says 3..10: EKS's own scaling config wins
+    fixed = run(suites, env, "-k", "autoscaled")
+    assert fixed.outcome("K8S-AUTOSCALING") == "warn", fixed.explain("K8S-AUTOSCALING")
+    assert "prefect-pool [eks] (min 3, max 3" in fixed.results["K8S-AUTOSCALING"]["observed"]
+
+    _scale(eks, 3, 10)
+    with suites.scenario("no-autoscaler"):  # bounds on the node group, but nothing scales it
+        off = run(suites, env, "-k", "autoscaled")
+    assert off.outcome("K8S-AUTOSCALING") == "warn", off.explain("K8S-AUTOSCALING")
+    assert "no autoscaler" in off.results["K8S-AUTOSCALING"]["observed"]
+
+
+def test_eks_api_refusing_is_an_error_with_the_cause(suites, eks, moto_endpoint):
+    env = {**_aws_env(moto_endpoint), "READINESS_CLOUD_CLUSTER": "no-such-cluster"}
+    verdicts = run(suites, env, "-k", "autoscaled")
+    assert verdicts.outcome("K8S-AUTOSCALING") == "error", verdicts.explain("K8S-AUTOSCALING")
+    assert "no-such-cluster" in verdicts.results["K8S-AUTOSCALING"]["message"]
+
+
+# -- bad input: unreachable API server, wrong token, forbidden -------------------------------------
+def _kubeconfig(path: Path, server: str, token: str, ca_data: str | None) -> Path:
+    import yaml
+
+    cluster = {"server": server, **({"certificate-authority-data": ca_data} if ca_data else {})}
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }))  # fmt: skip
+    return path
+
+
+def _sandbox_kubeconfig(suites) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(suites.sandbox.env()["KUBECONFIG"]).read_text())
+
+
+def test_unreachable_wrong_token_and_forbidden_are_errors_with_the_cause(suites, tmp_path):
+    from kubernetes import client, config
+
+    sandbox = _sandbox_kubeconfig(suites)
+    server = sandbox["clusters"][0]["cluster"]["server"]
+    ca = sandbox["clusters"][0]["cluster"]["certificate-authority-data"]
+
+    started = time.monotonic()
+    dead = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "dead", "https://127.0.0.1:9", "x", ca))})
+    for requirement in KUBERNETES:
+        if requirement != "K8S-INGRESS-NGINX":
+            assert dead.outcome(requirement) == "error", dead.explain(requirement)
+    assert "refused" in dead.results["K8S-NODE-COUNT"]["message"]
+    assert time.monotonic() - started < 120
+    assert "Traceback" not in dead.output
+
+    wrong = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "wrong", server, "not-a-token", ca))})
+    assert wrong.outcome("K8S-NODE-COUNT") == "error"
+    assert "401 Unauthorized" in wrong.results["K8S-NODE-COUNT"]["message"]
+    assert "not-a-token" not in wrong.output
+
+    # A ServiceAccount with no role at all: its token is real, every read is forbidden.
+    api = config.new_client_from_config(config_file=suites.sandbox.env()["KUBECONFIG"])
+    core = client.CoreV1Api(api)
+    account = client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="readiness-no-rights"))
+    core.create_namespaced_service_account("default", account)
+    try:
+        spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+        request = client.AuthenticationV1TokenRequest(spec=spec)
+        token = core.create_namespaced_service_account_token("readiness-no-rights", "default", request).status.token
+        denied = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "denied", server, token, ca))})
+    finally:
+        core.delete_namespaced_service_account("readiness-no-rights", "default")
+        api.close()
+    assert denied.outcome("K8S-NODE-COUNT") == "error", denied.explain("K8S-NODE-COUNT")
+    assert "forbidden" in denied.results["K8S-NODE-COUNT"]["message"]
+    assert "deploy/rbac" in denied.results["K8S-NODE-COUNT"]["message"]
