@@ -272,3 +272,45 @@ def test_unreachable_wrong_token_and_forbidden_are_errors_with_the_cause(suites,
     assert denied.outcome("K8S-NODE-COUNT") == "error", denied.explain("K8S-NODE-COUNT")
     assert "forbidden" in denied.results["K8S-NODE-COUNT"]["message"]
     assert "deploy/rbac" in denied.results["K8S-NODE-COUNT"]["message"]
+
+
+# -- least privilege: the whole suite as the read-only ServiceAccount of deploy/rbac/ --------------
+def test_the_read_only_service_account_runs_the_suite_and_cannot_read_secrets(suites, tmp_path):
+    import yaml
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from readiness.sandbox.kubernetes.kube import Kube, Ref
+
+    kubeconfig = suites.sandbox.env()["KUBECONFIG"]
+    kube = Kube(kubeconfig)
+    objects = [o for o in yaml.safe_load_all((ROOT / "deploy" / "rbac" / "readiness-reader.yaml").read_text()) if o]
+    api = config.new_client_from_config(config_file=kubeconfig)
+    try:
+        for obj in objects:
+            kube.apply(obj)
+        spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+        token = (
+            client.CoreV1Api(api)
+            .create_namespaced_service_account_token(
+                "readiness-reader", "prefect-readiness", client.AuthenticationV1TokenRequest(spec=spec)
+            )
+            .status.token
+        )
+        sandbox = _sandbox_kubeconfig(suites)["clusters"][0]["cluster"]
+        reader = _kubeconfig(tmp_path / "reader", sandbox["server"], token, sandbox["certificate-authority-data"])
+        verdicts = run(suites, {"KUBECONFIG": str(reader)})
+        assert_outcomes(verdicts, {})
+        assert "forbidden" not in verdicts.output
+        as_reader = config.new_client_from_config(config_file=str(reader))
+        try:
+            with pytest.raises(ApiException) as refused:
+                client.CoreV1Api(as_reader).list_namespaced_secret("prefect")
+            assert refused.value.status == 403
+        finally:
+            as_reader.close()
+    finally:
+        for obj in reversed(objects):
+            kube.delete(Ref.of(obj))
+        kube.close()
+        api.close()

@@ -1,0 +1,89 @@
+"""Wall time and peak RSS of the Kubernetes suite, beside a raw paginated node list in the same run.
+
+Runs against a sandbox that is already up (the figures depend on its size):
+
+    readiness sandbox up --state-dir DIR [--nodes 5000 --pods 20000]
+    python benchmarks/kubernetes_suite.py --state-dir DIR [--repeat 3]
+
+Each measurement is its own process (peak RSS = that process's ru_maxrss); best of --repeat runs.
+Goal (issue 8): the suite within 3x the raw node list's time and under 150 MB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RAW_NODE_LIST = """
+import json, sys
+from kubernetes import config
+api = config.new_client_from_config()
+count, cont = 0, None
+while True:
+    query = [("limit", 500)] + ([("continue", cont)] if cont else [])
+    method, url, headers, body, _ = api.param_serialize("GET", "/api/v1/nodes", query_params=query,
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    page = json.loads(api.call_api(method, url, header_params=headers, body=body).read())
+    count += len(page["items"])
+    cont = page["metadata"].get("continue")
+    if not cont:
+        break
+print(count)
+"""
+
+
+def one(kind: str, env: dict[str, str]) -> dict[str, float | str]:
+    """Run one measurement in a wrapper process so ru_maxrss belongs to that measurement alone."""
+    code = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        f"p = subprocess.run({_argv(kind)!r}, capture_output=True, text=True)\n"
+        "e = time.perf_counter() - t\n"
+        "print(json.dumps({'seconds': e, 'peak_rss_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,"
+        " 'rc': p.returncode, 'tail': (p.stdout + p.stderr)[-400:]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _argv(kind: str) -> list[str]:
+    if kind == "raw-node-list":
+        return [sys.executable, "-c", RAW_NODE_LIST]
+    report_dir = tempfile.mkdtemp(prefix="bench-k8s-")
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--profile=sandbox",
+            "--report-dir", report_dir, "suites/kubernetes", "--read-only"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path, required=True, help="the sandbox's state folder (it must be up)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
+    for line in (args.state_dir / "env").read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value.strip("'")
+    env["READINESS_SANDBOX_DIR"] = str(args.state_dir)
+    figures = {}
+    for kind in ("raw-node-list", "kubernetes-suite"):
+        runs = [one(kind, env) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["seconds"])
+        figures[kind] = best
+        print(f"{kind:18s} best of {args.repeat}: {best['seconds']:.2f} s, peak RSS {best['peak_rss_mib']:.0f} MiB "
+              f"(exit {best['rc']})", flush=True)  # fmt: skip
+        if kind == "raw-node-list":
+            print(f"{'':18s} nodes listed: {best['tail'].strip().splitlines()[-1]}")
+    ratio = figures["kubernetes-suite"]["seconds"] / figures["raw-node-list"]["seconds"]
+    print(f"suite / raw node list: {ratio:.2f}x (goal <= 3x); suite peak RSS goal < 150 MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
