@@ -978,22 +978,17 @@ def eks_node_groups(
     cluster: str, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0
 ) -> list[ScalingGroup]:
     """The scaling config of every managed node group of an EKS cluster (boto3's default credentials)."""
-    try:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
-        raise CheckError("boto3 is not installed: pip install boto3 to read EKS node groups") from None
-    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
-    try:
-        eks = boto3.client("eks", region_name=region, endpoint_url=endpoint_url, config=config)
+    from readiness.probes.aws import aws_client, translated_aws
+
+    eks = aws_client("eks", region=region, endpoint_url=endpoint_url, timeout=timeout)
+    groups = []
+    with translated_aws(f"EKS node groups of cluster {cluster!r}"):
         names: list[str] = []
         for page in eks.get_paginator("list_nodegroups").paginate(clusterName=cluster):
             names += page.get("nodegroups", [])
-        groups = []
         for name in names:
-            ng = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
-            scaling = ng.get("scalingConfig") or {}
+            scaling = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"].get("scalingConfig")
+            scaling = scaling or {}
             groups.append(
                 ScalingGroup(
                     name=name,
@@ -1003,15 +998,7 @@ def eks_node_groups(
                     current=_int(scaling.get("desiredSize")),
                 )
             )
-        return groups
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        said = " ".join(str(error.get("Message") or "").split())[:200]
-        raise CheckError(
-            f"EKS {exc.operation_name} for cluster {cluster!r} in {region}: {error.get('Code')}: {said}"
-        ) from None
-    except BotoCoreError as exc:
-        raise CheckError(f"EKS API for cluster {cluster!r} in {region}: {exc}") from None
+    return groups
 
 
 def kubelet_skew(server: ServerVersion, nodes: Nodes) -> tuple[int, list[str]]:

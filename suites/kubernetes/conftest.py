@@ -43,9 +43,9 @@ class TargetsView:
             "kubernetes.namespace": "READINESS_PREFECT_NAMESPACE",
             "kubernetes.ingress_namespace": "READINESS_INGRESS_NAMESPACE",
             "cloud.provider": "READINESS_CLOUD_PROVIDER",
-            "cloud.region": "AWS_DEFAULT_REGION",
+            "cloud.region": "READINESS_CLOUD_REGION",
             "cloud.cluster": "READINESS_CLOUD_CLUSTER",
-            "cloud.endpoint_url": "AWS_ENDPOINT_URL",
+            "cloud.endpoint_url": "READINESS_CLOUD_ENDPOINT_URL",
         }.get(key)
         return os.environ.get(env, default) if env else default
 

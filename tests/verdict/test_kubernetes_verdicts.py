@@ -182,8 +182,8 @@ def _aws_env(endpoint: str) -> dict[str, str]:
     return {
         "READINESS_CLOUD_PROVIDER": "aws",
         "READINESS_CLOUD_CLUSTER": EKS_CLUSTER,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
+        "READINESS_CLOUD_REGION": REGION,
+        "READINESS_CLOUD_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
