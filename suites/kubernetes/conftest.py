@@ -13,7 +13,9 @@ import pytest
 from kubernetes.client import ApiClient
 
 from readiness.expect import CheckError
+from readiness.kube import api_client
 from readiness.probes.kubernetes import Cluster, Nodes, PrefectWorkloads, ServerVersion
+from readiness.targets import Targets
 
 T = TypeVar("T")
 
@@ -21,70 +23,11 @@ T = TypeVar("T")
 DEFAULT_WORKLOAD_SELECTOR = "app.kubernetes.io/name in (prefect-server,prefect-worker,prefect-background-services)"
 
 
-class TargetsView:
-    """The targets the suite needs, from the targets model when the run has one.
-
-    Until `readiness.targets.Targets` lands this reads KUBECONFIG and the READINESS_* variables the
-    sandbox exports (a stop-gap adapter, replaced by the `targets` fixture).
-    """
-
-    def __init__(self, targets: Any | None) -> None:
-        self.targets = targets
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if self.targets is not None:
-            value = self.targets.get(key)
-            return default if value is None else value
-        import os
-
-        env = {
-            "kubernetes.kubeconfig": "KUBECONFIG",
-            "kubernetes.context": "READINESS_KUBE_CONTEXT",
-            "kubernetes.namespace": "READINESS_PREFECT_NAMESPACE",
-            "kubernetes.ingress_namespace": "READINESS_INGRESS_NAMESPACE",
-            "cloud.provider": "READINESS_CLOUD_PROVIDER",
-            "cloud.region": "READINESS_CLOUD_REGION",
-            "cloud.cluster": "READINESS_CLOUD_CLUSTER",
-            "cloud.endpoint_url": "READINESS_CLOUD_ENDPOINT_URL",
-        }.get(key)
-        return os.environ.get(env, default) if env else default
-
-    def evidence(self, *keys: str) -> dict[str, Any]:
-        if self.targets is not None and hasattr(self.targets, "evidence"):
-            return dict(self.targets.evidence(*keys))
-        return {key: {"value": self.get(key), "source": "environment"} for key in keys}
-
-
-def _api_client(view: TargetsView) -> ApiClient:
-    try:
-        from readiness.kube import api_client  # the targets model's client factory
-
-        return api_client(view.targets)
-    except ImportError:
-        pass
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    configuration = client.Configuration()
-    try:
-        config.load_kube_config(
-            config_file=view.get("kubernetes.kubeconfig"),
-            context=view.get("kubernetes.context"),
-            client_configuration=configuration,
-        )
-    except (ConfigException, OSError) as exc:
-        raise CheckError(
-            f"no usable kubeconfig ({exc}); set kubernetes.kubeconfig in the targets file or KUBECONFIG"
-        ) from None
-    configuration.retries = 0  # a dead API server is reported at once, not after urllib3's retries
-    return client.ApiClient(configuration)
-
-
 class ClusterView:
     """The cluster probe plus a memo of what several checks read (first outcome kept, error included)."""
 
-    def __init__(self, view: TargetsView, timeout: float) -> None:
-        self.targets = view
+    def __init__(self, targets: Targets, timeout: float) -> None:
+        self.targets = targets
         self.timeout = timeout
         self._memo: dict[str, tuple[bool, Any]] = {}
         self._cluster: Cluster | None = None
@@ -101,7 +44,7 @@ class ClusterView:
     @property
     def cluster(self) -> Cluster:
         if self._cluster is None:
-            self._api = _api_client(self.targets)
+            self._api = api_client(self.targets, self.timeout)
             self._cluster = Cluster(self._api, self.timeout)
         return self._cluster
 
@@ -122,12 +65,8 @@ class ClusterView:
 
 
 @pytest.fixture(scope="session")
-def kube(request: pytest.FixtureRequest, profile) -> Iterator[ClusterView]:
-    try:
-        targets = request.getfixturevalue("targets")
-    except pytest.FixtureLookupError:
-        targets = None
-    view = ClusterView(TargetsView(targets), timeout=min(10.0, profile.settings.default_timeout / 3))
+def kube(targets: Targets, profile) -> Iterator[ClusterView]:
+    view = ClusterView(targets, timeout=min(10.0, profile.settings.default_timeout / 3))
     try:
         yield view
     finally:

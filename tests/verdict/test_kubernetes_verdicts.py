@@ -32,12 +32,22 @@ KUBERNETES = (
 )
 
 
-def run(suites, env: dict[str, str] | None = None, *extra: str) -> Verdicts:
-    """The Kubernetes suite against the sandbox, with extra environment (targets) when given."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "AWS_"))}
-    base.update(suites.sandbox.env())
-    base.update(env or {})
+def run(suites, targets: dict | None = None, *extra: str, env: dict[str, str] | None = None) -> Verdicts:
+    """The Kubernetes suite against the sandbox as a user runs it: the sandbox's targets file, with
+    `targets` sections merged over it when given."""
+    import yaml
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG", "AWS_"))}
+    base.update(suites.sandbox.user_env())
     report_dir = Path(tempfile.mkdtemp(prefix="verdicts-k8s-", dir=suites.sandbox.ctx.root))
+    if targets:
+        merged = yaml.safe_load(suites.sandbox.targets_path.read_text())
+        for section, body in targets.items():
+            merged[section] = {**(merged.get(section) or {}), **body}
+        path = report_dir / "targets.yaml"
+        path.write_text(yaml.safe_dump(merged))
+        base["READINESS_TARGETS"] = str(path)
+    base.update(env or {})
     return run_suites([ROOT / "suites" / "kubernetes"], env=base, report_dir=report_dir, extra=extra, timeout=300)
 
 
@@ -178,39 +188,34 @@ def _scale(eks, minimum: int, maximum: int) -> None:
     eks.update_nodegroup_config(clusterName=EKS_CLUSTER, nodegroupName="prefect-pool", scalingConfig=scaling)
 
 
-def _aws_env(endpoint: str) -> dict[str, str]:
-    return {
-        "READINESS_CLOUD_PROVIDER": "aws",
-        "READINESS_CLOUD_CLUSTER": EKS_CLUSTER,
-        "READINESS_CLOUD_REGION": REGION,
-        "READINESS_CLOUD_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+def _aws_targets(endpoint: str, cluster: str = EKS_CLUSTER) -> dict:
+    return {"cloud": {"provider": "aws", "region": REGION, "cluster": cluster, "endpoint_url": endpoint}}
+
+
+AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def test_eks_node_groups_scaling_on_off_and_fixed(suites, eks, moto_endpoint):
-    env = _aws_env(moto_endpoint)
+    targets = _aws_targets(moto_endpoint)
     _scale(eks, 3, 10)
-    on = run(suites, env, "-k", "autoscaled")
+    on = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert on.outcome("K8S-AUTOSCALING") == "pass", on.explain("K8S-AUTOSCALING")
     assert on.results["K8S-AUTOSCALING"]["evidence"]["eks_nodegroups"] == ["prefect-pool [eks] (min 3, max 10, now 3)"]
 
     _scale(eks, 3, 3)  # the status ConfigMap still says 3..10: EKS's own scaling config wins
-    fixed = run(suites, env, "-k", "autoscaled")
+    fixed = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert fixed.outcome("K8S-AUTOSCALING") == "warn", fixed.explain("K8S-AUTOSCALING")
     assert "prefect-pool [eks] (min 3, max 3" in fixed.results["K8S-AUTOSCALING"]["observed"]
 
     _scale(eks, 3, 10)
     with suites.scenario("no-autoscaler"):  # bounds on the node group, but nothing scales it
-        off = run(suites, env, "-k", "autoscaled")
+        off = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert off.outcome("K8S-AUTOSCALING") == "warn", off.explain("K8S-AUTOSCALING")
     assert "no autoscaler" in off.results["K8S-AUTOSCALING"]["observed"]
 
 
 def test_eks_api_refusing_is_an_error_with_the_cause(suites, eks, moto_endpoint):
-    env = {**_aws_env(moto_endpoint), "READINESS_CLOUD_CLUSTER": "no-such-cluster"}
-    verdicts = run(suites, env, "-k", "autoscaled")
+    verdicts = run(suites, _aws_targets(moto_endpoint, "no-such-cluster"), "-k", "autoscaled", env=AWS_KEYS)
     assert verdicts.outcome("K8S-AUTOSCALING") == "error", verdicts.explain("K8S-AUTOSCALING")
     assert "no-such-cluster" in verdicts.results["K8S-AUTOSCALING"]["message"]
 
@@ -243,7 +248,9 @@ def test_unreachable_wrong_token_and_forbidden_are_errors_with_the_cause(suites,
     ca = sandbox["clusters"][0]["cluster"]["certificate-authority-data"]
 
     started = time.monotonic()
-    dead = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "dead", "https://127.0.0.1:9", "x", ca))})
+    dead = run(
+        suites, {"kubernetes": {"kubeconfig": str(_kubeconfig(tmp_path / "dead", "https://127.0.0.1:9", "x", ca))}}
+    )
     for requirement in KUBERNETES:
         if requirement != "K8S-INGRESS-NGINX":
             assert dead.outcome(requirement) == "error", dead.explain(requirement)
@@ -251,7 +258,7 @@ def test_unreachable_wrong_token_and_forbidden_are_errors_with_the_cause(suites,
     assert time.monotonic() - started < 120
     assert "Traceback" not in dead.output
 
-    wrong = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "wrong", server, "not-a-token", ca))})
+    wrong = run(suites, {"kubernetes": {"kubeconfig": str(_kubeconfig(tmp_path / "wrong", server, "not-a-token", ca))}})
     assert wrong.outcome("K8S-NODE-COUNT") == "error"
     assert "401 Unauthorized" in wrong.results["K8S-NODE-COUNT"]["message"]
     assert "not-a-token" not in wrong.output
@@ -265,7 +272,7 @@ def test_unreachable_wrong_token_and_forbidden_are_errors_with_the_cause(suites,
         spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
         request = client.AuthenticationV1TokenRequest(spec=spec)
         token = core.create_namespaced_service_account_token("readiness-no-rights", "default", request).status.token
-        denied = run(suites, {"KUBECONFIG": str(_kubeconfig(tmp_path / "denied", server, token, ca))})
+        denied = run(suites, {"kubernetes": {"kubeconfig": str(_kubeconfig(tmp_path / "denied", server, token, ca))}})
     finally:
         core.delete_namespaced_service_account("readiness-no-rights", "default")
         api.close()
@@ -299,7 +306,7 @@ def test_the_read_only_service_account_runs_the_suite_and_cannot_read_secrets(su
         )
         sandbox = _sandbox_kubeconfig(suites)["clusters"][0]["cluster"]
         reader = _kubeconfig(tmp_path / "reader", sandbox["server"], token, sandbox["certificate-authority-data"])
-        verdicts = run(suites, {"KUBECONFIG": str(reader)})
+        verdicts = run(suites, {"kubernetes": {"kubeconfig": str(reader)}})
         assert_outcomes(verdicts, {})
         assert "forbidden" not in verdicts.output
         as_reader = config.new_client_from_config(config_file=str(reader))
