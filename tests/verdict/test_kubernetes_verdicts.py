@@ -4,9 +4,6 @@ requirement (several independent faults per run, to keep the number of suite run
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.suite_run import ROOT, Verdicts, run_suites
+from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -138,43 +136,17 @@ def test_another_ingress_controller_warns_naming_it(suites):
 
 # -- EKS node groups through boto3, against moto in server mode ---------------------------------
 EKS_CLUSTER = "readiness-sandbox"
-REGION = "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    moto_server = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+def moto_endpoint(tmp_path_factory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def eks(moto_endpoint):
-    import boto3
-
-    client = boto3.client("eks", region_name=REGION, endpoint_url=moto_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing")  # fmt: skip
+    client = aws("eks", moto_endpoint)
     client.create_cluster(name=EKS_CLUSTER, roleArn="arn:aws:iam::123456789012:role/eks",
                           resourcesVpcConfig={"subnetIds": ["subnet-0a"]})  # fmt: skip
     client.create_nodegroup(clusterName=EKS_CLUSTER, nodegroupName="prefect-pool",
@@ -192,7 +164,7 @@ def _aws_targets(endpoint: str, cluster: str = EKS_CLUSTER) -> dict:
     return {"cloud": {"provider": "aws", "region": REGION, "cluster": cluster, "endpoint_url": endpoint}}
 
 
-AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+AWS_KEYS = DUMMY_AWS
 
 
 def test_eks_node_groups_scaling_on_off_and_fixed(suites, eks, moto_endpoint):
