@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = line.removeprefix("export ").partition("=")
         env[key] = value.strip("'")
     env["READINESS_SANDBOX_DIR"] = str(args.state_dir)
+    import yaml
+
+    targets = yaml.safe_load((args.state_dir / "targets.yaml").read_text())
+    env["KUBECONFIG"] = targets["kubernetes"]["kubeconfig"]  # for the raw list (the suite reads the targets)
     figures = {}
     for kind in ("raw-node-list", "kubernetes-suite"):
         runs = [one(kind, env) for _ in range(args.repeat)]
