@@ -1,19 +1,24 @@
 """The in-cluster kit on the sandbox's API server: every overlay passes a server-side dry run, the aws kit is
 created for real (its Job's pod admitted under the `restricted` Pod Security level) and deleted; the
 ServiceAccount is allowed exactly the read list of tests/ops/rbac.py and refused the rest
-(SubjectAccessReview)."""
+(SubjectAccessReview); with its own token it runs every read check of the Kubernetes and mesh suites
+without a permission error."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
 from readiness.sandbox.kubernetes.kube import Kube, Ref
 from tests.ops.kustomize import build
-from tests.ops.rbac import GROUPS, NAMESPACE, READ_ACCESS, READ_URLS, REFUSED, USER, Access
-from tests.suite_run import ROOT
+from tests.ops.rbac import GROUPS, NAMESPACE, READ_ACCESS, READ_URLS, REFUSED, SERVICE_ACCOUNT, USER, Access
+from tests.suite_run import ROOT, Verdicts, run_suites
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 OVERLAYS = ROOT / "deploy" / "overlays"
@@ -106,3 +111,56 @@ def test_the_service_account_may_do_exactly_the_read_list_and_is_refused_the_res
     assert all(_review_url(kube, verb, url) for verb, url in READ_URLS)
     allowed = [(a, ns) for a in REFUSED for ns in (None, "prefect", "kube-system") if _review(kube, a, ns)]
     assert allowed == [], f"the read-only role must not allow: {allowed}"
+
+
+def _service_account_kubeconfig(kube: Kube, admin_kubeconfig: str, folder: Path) -> Path:
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 900}}
+    path = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{SERVICE_ACCOUNT}/token"
+    token = kube.call("POST", path, request)["status"]["token"]
+    admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "sandbox", "cluster": cluster}],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": "reader", "context": {"cluster": "sandbox", "user": SERVICE_ACCOUNT}}],
+        "current-context": "reader",
+    }
+    out = folder / "reader.kubeconfig"
+    out.write_text(yaml.safe_dump(config))
+    out.chmod(0o600)
+    return out
+
+
+def run_as(suites, kubeconfig: Path, *paths: str, extra: tuple[str, ...] = ()) -> Verdicts:
+    """The suites with the sandbox's settings, but every Kubernetes call made with `kubeconfig`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
+    env.update(suites.sandbox.env())
+    env["PREFECT_HOME"] = str(suites.sandbox.ctx.root / "client-home")
+    env["KUBECONFIG"] = str(kubeconfig)
+    folder = Path(tempfile.mkdtemp(prefix="ops-reader-", dir=suites.sandbox.ctx.root))
+    if env.get("READINESS_TARGETS"):  # the targets file names the kubeconfig: point it at the reader's
+        targets = yaml.safe_load(Path(env["READINESS_TARGETS"]).read_text()) or {}
+        targets.setdefault("kubernetes", {})["kubeconfig"] = str(kubeconfig)
+        (folder / "targets.yaml").write_text(yaml.safe_dump(targets))
+        env["READINESS_TARGETS"] = str(folder / "targets.yaml")
+    return run_suites([ROOT / "suites" / p for p in paths], env=env, report_dir=folder / "reports", extra=extra)
+
+
+def test_the_service_account_runs_every_read_check_of_the_kubernetes_and_mesh_suites(suites, kube, kit, tmp_path):
+    reader = _service_account_kubeconfig(kube, suites.sandbox.env()["KUBECONFIG"], tmp_path)
+    verdicts = run_as(suites, reader, "kubernetes", "mesh", extra=("--read-only",))
+    ran = {rid: r for rid, r in verdicts.results.items() if r["component"] in ("kubernetes", "mesh") and r["checks"]}
+    read_checks = {rid for rid, r in ran.items() if any(c["effect"] == "read" for c in r["checks"])}
+    assert {"K8S-NODE-COUNT", "MESH-MTLS-STRICT"} <= read_checks, verdicts.output[-3000:]
+    # a permission problem shows as an `error` naming the refusal; a fail or warn is the cluster's own state
+    errors = {
+        rid: c["message"]
+        for rid, r in ran.items()
+        for c in r["checks"]
+        if c["effect"] == "read" and c["outcome"] == "error"
+    }
+    assert errors == {}, verdicts.output[-3000:]
+    for word in ("forbidden", "Forbidden"):
+        assert word not in verdicts.output, verdicts.output[-3000:]
