@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,55 @@ def test_sigterm_in_a_prefect_write_check_removes_the_tagged_flow_and_writes_the
     assert result["outcome"] == "error" and result["message"] == "interrupted (SIGTERM)"
     assert report["summary"]["verdict"] != "pass"
     assert _flows_named(sandbox, f"readiness-{run_id}") == []  # nothing tagged with the run ID is left
+
+
+def _locust_children(parent: int) -> dict[int, dict]:
+    """Locust processes started by `parent`, with the load config their environment names."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = (proc / "status").read_text()
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = dict(
+                e.split("=", 1)
+                for e in (proc / "environ").read_bytes().decode(errors="replace").split("\0")
+                if "=" in e
+            )
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if ppid == parent and b"locust" in cmdline and "READINESS_LOAD_CONFIG" in environ:
+            found[int(proc.name)] = json.loads(Path(environ["READINESS_LOAD_CONFIG"]).read_text())
+    return found
+
+
+def test_sigterm_during_the_load_run_stops_locust_and_removes_what_it_made(sandbox, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG"))}
+    env.update(sandbox.user_env())
+    env["PREFECT_HOME"] = str(tmp_path / "client-home")
+    report_dir = tmp_path / "reports"
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT), "--profile=sandbox",
+            f"--report-dir={report_dir}", str(ROOT / "suites" / "load")]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180
+    while not (locust := _locust_children(proc.pid)):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-3000:]
+        time.sleep(0.2)
+    tag = next(iter(locust.values()))["tag"]
+    time.sleep(3)  # under load now
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    report = json.loads((report_dir / "latest" / "conformance.json").read_text())
+    assert report["run"]["id"] == tag and report["run"]["interrupted"] is True
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["LOAD-LATENCY"]["message"] == "interrupted (SIGTERM)", by_id["LOAD-LATENCY"]
+    assert report["summary"]["verdict"] != "pass"
+    assert [pid for pid in locust if Path(f"/proc/{pid}").exists()] == []  # no Locust process left
+    with PrefectComponent(sandbox.ctx)._client() as api:
+        flows = api.post("/flows/filter", json={"flows": {"tags": {"all_": [tag]}}}).json()
+        runs = api.post("/flow_runs/filter", json={"flow_runs": {"tags": {"all_": [tag]}}}).json()
+        pool = api.get(f"/work_pools/readiness-load-{tag}")
+    assert flows == [] and runs == [] and pool.status_code == 404
