@@ -467,7 +467,8 @@ def load_ui_in_browser(
     executable: str = "/usr/bin/chromium",
 ) -> BrowserView:
     """Load the UI in headless Chromium as a user would, signed in (basic auth through the UI's own
-    storage), and record its calls to `api_base` and whether it shows the API-unreachable banner.
+    storage), and record its calls to `api_base` and whether it shows the API-unreachable banner, all
+    within `timeout` seconds (a busy machine needs tens of seconds for the UI's bundle).
     TLS trust is the TLS checks' job: the browser accepts the certificate it is shown."""
     import base64
 
@@ -500,7 +501,12 @@ def load_ui_in_browser(
     shot: str | None = None
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=args, timeout=timeout * 1000)
+            deadline = time.monotonic() + timeout  # the whole session: launch, load, settle, screenshot
+
+            def left(reserve: float = 0.0) -> float:
+                return max(1.0, deadline - time.monotonic() - reserve) * 1000
+
+            browser = p.chromium.launch(executable_path=executable, args=args, timeout=left())
             try:
                 context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
                 if auth_string:
@@ -509,9 +515,9 @@ def load_ui_in_browser(
                 page = context.new_page()
                 page.on("response", answered)
                 page.on("requestfailed", refused)
-                page.goto(ui_url, wait_until="load", timeout=timeout * 1000)
+                page.goto(ui_url, wait_until="domcontentloaded", timeout=left(reserve=5))
                 with suppress(PlaywrightTimeout):  # the UI's first API calls settle
-                    page.wait_for_load_state("networkidle", timeout=timeout * 500)
+                    page.wait_for_load_state("networkidle", timeout=left(reserve=5))
                 locator = page.get_by_text(API_UNREACHABLE_BANNER).first
                 try:
                     locator.wait_for(state="visible", timeout=1500)

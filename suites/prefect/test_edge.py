@@ -84,7 +84,7 @@ def test_ui_is_handed_the_public_api_url(edge, ui_url, targets, expect):
 
 
 @pytest.mark.requirement("PREFECT-UI-API-URL")
-def test_ui_in_a_browser_reaches_its_api(edge, ui_url, expect, params, probe_timeout, report_folder):
+def test_ui_in_a_browser_reaches_its_api(edge, ui_url, expect, params, profile, requirement, report_folder):
     if not params.get("browser"):
         pytest.skip("opt-in: set `browser: true` in PREFECT-UI-API-URL's params to load the UI in headless Chromium")
     settings = edge.ui_settings()
@@ -96,7 +96,7 @@ def test_ui_in_a_browser_reaches_its_api(edge, ui_url, expect, params, probe_tim
         address=edge.address,
         hosts=[urlsplit(ui_url).hostname or "", urlsplit(api_base).hostname or ""],
         screenshot=report_folder / "screenshots" / "prefect-ui.png",
-        timeout=max(probe_timeout, 20.0),
+        timeout=profile.timeout_for(requirement.id) - 15,  # what the check's timeout leaves after /ui-settings
     )
     expect.true(
         'the UI in a browser reaches its API (no "Can\'t connect to Server API")',
