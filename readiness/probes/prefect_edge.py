@@ -374,6 +374,7 @@ class PrefectEdge:
         evidence: dict[str, Any] = {"resource": resource, "idle_s": idle_s, "at": now_iso()}
         with self.events_socket("/out") as (out, handshake):
             if out is None or not handshake.authenticated:
+                evidence.update(failure=f"/out: {handshake.failure}", handshake=handshake.evidence)
                 return RoundTrip(None, idle_s, None, None, f"/out: {handshake.failure}", evidence)
             now = datetime.now(UTC)
             subscription = {
@@ -390,7 +391,8 @@ class PrefectEdge:
             try:
                 out.send(json.dumps(subscription))
             except ConnectionClosed as exc:
-                return RoundTrip(None, idle_s, None, None, f"/out closed: {closed_by(exc)}", evidence)
+                evidence["failure"] = f"/out closed: {closed_by(exc)}"
+                return RoundTrip(None, idle_s, None, None, evidence["failure"], evidence)
             first, failure = self._deliver(out, resource, "before-idle", delivery_timeout, idle_s=0)
             evidence["delivery_s"] = first
             if failure:
