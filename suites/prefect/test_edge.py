@@ -108,7 +108,8 @@ def test_ui_in_a_browser_reaches_its_api(edge, ui_url, expect, params, profile, 
 
 
 @pytest.mark.requirement("PREFECT-EVENTS-WEBSOCKET")
-def test_events_websockets_upgrade_and_accept_the_credentials(edge, api_url, expect):
+def test_events_websockets_upgrade_and_accept_the_credentials(edge, api_url, expect, params):
+    edge.timeout = float(params["handshake_s"])  # for the opening handshake and the auth reply
     for path in ("/out", "/in"):
         with edge.events_socket(path) as (_, handshake):
             label = f"/api/events{path}"
@@ -133,6 +134,7 @@ def test_events_websockets_upgrade_and_accept_the_credentials(edge, api_url, exp
 def test_events_arrive_and_the_websockets_survive_an_idle_gap(edge, api_url, targets, expect, params, run_id):
     """Sends two events for the resource `prefect-readiness.run.<run ID>`. Prefect has no API to delete
     events: they age out with the server's event retention (PREFECT_EVENTS_RETENTION_PERIOD)."""
+    edge.timeout = float(params["handshake_s"])
     trip = edge.round_trip(run_id, delivery_timeout=params["delivery_s"], idle_s=params["idle_gap_s"])
     trip.evidence["targets"] = targets.evidence(*WHERE)
     expect.true(
