@@ -320,6 +320,22 @@ class PrefectEdge:
             sock.close()
             raise
 
+    def _open_retrying(self, url: str, evidence: dict[str, Any], attempts: int = 2) -> ClientConnection:
+        """`_open`, tried again once when no handshake answer came in time. A proxy that refuses or drops
+        websockets answers (or closes) every time, so a second try hides no edge fault; one lost handshake
+        in a hundred or so through a proxy is a blip, and the evidence records it."""
+        for attempt in range(1, attempts + 1):
+            try:
+                ws = self._open(url)
+            except TimeoutError as exc:
+                evidence.setdefault("retried_after", []).append(f"attempt {attempt}: {exc}")
+                if attempt == attempts:
+                    raise
+                continue
+            evidence["attempts"] = attempt
+            return ws
+        raise AssertionError("unreachable")
+
     @contextmanager
     def events_socket(self, path: str) -> Iterator[tuple[ClientConnection | None, Handshake]]:
         """Open `/api/events<path>` and authenticate; yields the connection (None when refused) and the
@@ -329,7 +345,7 @@ class PrefectEdge:
         if self.address:
             evidence["connected_to"] = self.address
         try:
-            ws = self._open(url)
+            ws = self._open_retrying(url, evidence)
         except InvalidStatus as exc:
             response = exc.response
             body = response.body.decode(errors="replace")[:200] if response.body else ""

@@ -109,22 +109,32 @@ class IngressComponent(Component):
         ssl_prefer_server_ciphers on;
         ssl_session_cache shared:sandbox:1m;
         {hsts}"""
-        # websockets: Upgrade/Connection passed on (ingress-no-websocket drops them), long idle timeouts
+        # Plain requests reuse upstream connections (Connection ""); the websocket routes get a fresh
+        # upstream connection each, with Upgrade/Connection passed on (ingress-no-websocket drops them).
+        # Sharing the keepalive pool with upgrades left about one handshake in 20 unanswered.
         upgrade = (
             'proxy_set_header Upgrade "";\n            proxy_set_header Connection "";'
             if "ingress-no-websocket" in active
             else "proxy_set_header Upgrade $http_upgrade;\n            proxy_set_header Connection $connection_upgrade;"
         )
         idle = f"{IDLE_TIMEOUT_S}s" if "ingress-idle-timeout" in active else "3600s"
-        proxy = f"""
+        common = f"""
             proxy_http_version 1.1;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
-            {upgrade}
             proxy_read_timeout {idle};
             proxy_send_timeout {idle};
             proxy_buffering off;"""
+        locations = f"""
+        location / {{
+            proxy_pass http://prefect;{common}
+            proxy_set_header Connection "";
+        }}
+        location /api/events/ {{
+            proxy_pass http://prefect_websocket;{common}
+            {upgrade}
+        }}"""
         label = ", ".join(sorted(active)) or "none"
         return f"""# written by the prefect-readiness sandbox; scenarios: {label}
 daemon off;
@@ -146,6 +156,7 @@ http {{
     client_body_buffer_size 1m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     upstream prefect {{ server {LOOPBACK}:{self._upstream()}; keepalive 32; }}
+    upstream prefect_websocket {{ server {LOOPBACK}:{self._upstream()}; }}
 
     server {{
         listen {LOOPBACK}:{self.http_port} default_server;
@@ -154,17 +165,11 @@ http {{
     }}
     server {{
         listen {LOOPBACK}:{self.https_port} ssl http2 default_server;
-        server_name {API_HOST} localhost {LOOPBACK};{tls}
-        location / {{
-            proxy_pass http://prefect;{proxy}
-        }}
+        server_name {API_HOST} localhost {LOOPBACK};{tls}{locations}
     }}
     server {{
         listen {LOOPBACK}:{self.https_port} ssl http2;
-        server_name {APP_HOST};{tls}
-        location / {{
-            proxy_pass http://prefect;{proxy}
-        }}
+        server_name {APP_HOST};{tls}{locations}
     }}
 }}
 """
