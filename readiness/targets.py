@@ -96,25 +96,22 @@ class PostgresTargets(_Section):
     workload: str | None = None
 
 
-class SmtpTargets(_Section):
+class _MailServerTargets(_Section):
     host: str | None = None
     address: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     username: str | None = None
     password_file: str | None = None
     password_env: str | None = None
+
+
+class SmtpTargets(_MailServerTargets):
     sender: str | None = None
     recipient: str | None = None
     ca_bundle: str | None = None
 
 
-class ImapTargets(_Section):
-    host: str | None = None
-    address: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    username: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None
+class ImapTargets(_MailServerTargets):
     mailbox: str | None = None
 
 
