@@ -32,6 +32,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from readiness.expect import CheckError, now_iso
+from readiness.probes.browser import CHROMIUM, CHROMIUM_ARGS
 from readiness.probes.http import describe_transport_error, response_evidence, tls_verify
 from readiness.redact import default_redactor
 
@@ -48,18 +49,6 @@ REQUIRED_FIELDS = (
     "id_token_signing_alg_values_supported",
 )
 ENDPOINT_FIELDS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint")
-
-#: Debian's Chromium; Playwright cannot download a browser here, and the system one is kept up to date.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 
 
 # -- presets -----------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from readiness.expect import CheckError, now_iso
+from readiness.probes.browser import CHROMIUM_ARGS as CHROMIUM_FLAGS
 from readiness.probes.http import response_evidence, translated
 
 #: the banner both Prefect UIs (v1 and v2) show when the API URL they were given does not answer
@@ -32,15 +33,6 @@ API_UNREACHABLE_BANNER = "Can't connect to Server API"
 #: the localStorage key where the Prefect UI keeps base64(auth string) for basic auth
 UI_PASSWORD_KEY = "prefect-password"
 PROBE_EVENT = "prefect-readiness.websocket.probe"
-CHROMIUM_FLAGS = (
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 
 
 # -- the URL rule ------------------------------------------------------------------------------------

@@ -280,6 +280,36 @@ def _server_health(cluster: Cluster) -> tuple[bool, int]:
     return _available(cluster, "prefect", "prefect-server"), restarts
 
 
+def _autoscaler_max_size(cluster: Cluster) -> int:
+    status = cluster.core.read_namespaced_config_map("cluster-autoscaler-status", "kube-system").data["status"]
+    return max(int(line.split(":")[1]) for line in status.splitlines() if line.strip().startswith("maxSize:"))
+
+
+def _prefect_ingress_class(cluster: Cluster) -> str:
+    return (
+        client.NetworkingV1Api(cluster.api).read_namespaced_ingress("prefect-server", "prefect").spec.ingress_class_name
+    )
+
+
+def _istiod_replicas(cluster: Cluster) -> int:
+    return cluster.apps.read_namespaced_deployment("istiod", "istio-system").spec.replicas
+
+
+def _node_field(name: str, read: Callable[[Any], Any]) -> Callable[[Cluster], Any]:
+    return lambda cluster: read(cluster.core.read_node(name))
+
+
+def _kubelet_versions(cluster: Cluster) -> set[str]:
+    return {n.status.node_info.kubelet_version for n in _sandbox_nodes(cluster)}
+
+
+def _api_route_host(cluster: Cluster) -> str:
+    service = cluster.custom.get_namespaced_custom_object(
+        "networking.istio.io", "v1", "prefect", "virtualservices", "prefect-api"
+    )
+    return service["spec"]["http"][0]["route"][0]["destination"]["host"]
+
+
 #: scenario -> (observation, conformant value, broken value)
 SCENARIOS: dict[str, tuple[Callable[[Cluster], Any], Any, Any]] = {
     "two-nodes": (_ready_node_count, 3, 2),
@@ -292,6 +322,17 @@ SCENARIOS: dict[str, tuple[Callable[[Cluster], Any], Any, Any]] = {
     "no-authz-policy": (_authz_policies, 2, 0),
     "missing-sidecar": (_worker_sidecars, [True], [False]),
     "prefect-crashloop": (lambda c: _server_health(c)[0], True, False),
+    "autoscaler-fixed-size": (_autoscaler_max_size, 10, 3),
+    "ingress-traefik": (_prefect_ingress_class, "nginx", "traefik"),
+    "istiod-down": (_istiod_replicas, 1, 0),
+    "node-cordoned": (_node_field("ip-10-0-0-10.ec2.internal", lambda n: bool(n.spec.unschedulable)), False, True),
+    "node-tainted": (_node_field("ip-10-0-0-11.ec2.internal", lambda n: len(n.spec.taints or [])), 0, 1),
+    "old-kubelets": (_kubelet_versions, {"v1.34.4"}, {"v1.29.15"}),
+    "route-missing-service": (
+        _api_route_host,
+        "prefect-server.prefect.svc.cluster.local",
+        "prefect-api-gone.prefect.svc.cluster.local",
+    ),
 }
 
 

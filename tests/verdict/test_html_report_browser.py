@@ -1,0 +1,58 @@
+"""The HTML report as a person opens it: in a real browser, offline, every requirement there, charts drawn."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from readiness.probes.browser import CHROMIUM_ARGS, chromium_path
+from tests.suite_run import ROOT
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+#: where the screenshot is kept for a person to look at (reports/ is ignored by git; CI keeps it)
+ARTIFACTS = Path(os.environ.get("READINESS_TEST_ARTIFACTS", ROOT / "reports" / "test-artifacts"))
+
+
+def test_html_report_opens_offline_with_every_requirement_and_its_charts(suites):
+    # The Prefect and load suites: API checks plus a Locust run, so the load charts have data to draw.
+    verdicts = suites.run("prefect/test_api.py", "load")
+    html = verdicts.report_dir / "latest" / "conformance.html"
+    report = json.loads((verdicts.report_dir / "latest" / "conformance.json").read_text())
+    assert report["load"], "the load suite recorded no statistics"
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    console_errors: list[str] = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS), timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+            page.on("pageerror", lambda error: console_errors.append(str(error)))
+            page.goto(html.as_uri(), wait_until="load", timeout=60_000)
+            text = page.inner_text("body")
+            charts = page.eval_on_selector_all(
+                "svg",
+                "els => els.map(e => ({label: e.getAttribute('aria-label') || '', w: e.getBoundingClientRect().width,"
+                " h: e.getBoundingClientRect().height, marks: e.querySelectorAll('rect,path,polyline,line,circle')"
+                ".length}))",
+            )
+            page.screenshot(path=str(ARTIFACTS / "conformance-summary.png"))
+        finally:
+            browser.close()
+    missing = [r["id"] for r in report["results"] + report.get("not_in_run", []) if r["id"] not in text]
+    assert not missing, f"requirements missing from the page: {missing}"
+    assert report["summary"]["verdict"].upper() in text
+    drawn = [c for c in charts if c["w"] > 100 and c["h"] > 20 and c["marks"] > 0]
+    assert any("over time" in c["label"] for c in drawn), charts
+    assert any("latency" in c["label"] for c in drawn), charts
+    # Opened offline: the page itself is the only thing the browser fetched (data: URIs cost nothing).
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+    assert console_errors == []
+    assert (ARTIFACTS / "conformance-summary.png").stat().st_size > 10_000
