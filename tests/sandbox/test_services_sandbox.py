@@ -487,6 +487,60 @@ def test_prefect_slow(svc: Services) -> None:
     assert _api_seconds(svc) < 0.5
 
 
+def test_prefect_errors(svc: Services) -> None:
+    with svc.scenario("prefect-errors"), api(svc) as client:
+        assert client.get("/health").status_code == 200
+        statuses = [client.post("/flows/filter", json={"limit": 1}).status_code for _ in range(40)]
+        assert 0 < statuses.count(503) < 40 and set(statuses) <= {200, 503}
+    with api(svc) as client:
+        assert {client.post("/flows/filter", json={"limit": 1}).status_code for _ in range(10)} == {200}
+
+
+def test_prefect_worker_down(svc: Services) -> None:
+    with svc.scenario("prefect-worker-down"):
+        assert not svc.ctx.is_running("prefect-worker")
+        assert prefect_serves(svc)
+    assert svc.ctx.is_running("prefect-worker")
+
+
+def test_ui_api_url_internal(svc: Services) -> None:
+    with svc.scenario("ui-api-url-internal"), api(svc) as client:
+        settings = client.get(client.base_url.copy_with(path="/ui-settings"))
+        assert settings.json()["api_url"] == "http://127.0.0.1:4200/api"
+    with api(svc) as client:
+        assert client.get(client.base_url.copy_with(path="/ui-settings")).json()["api_url"] == "/api"
+
+
+def events_socket(svc: Services):  # type: ignore[no-untyped-def]
+    from websockets.sync.client import connect
+
+    port = int(svc.env["READINESS_INGRESS_HTTPS_PORT"])
+    return connect(
+        f"wss://127.0.0.1:{port}/api/events/out",
+        ssl=svc.tls(),
+        server_hostname=API_HOST,
+        subprotocols=["prefect"],  # type: ignore[list-item]
+        open_timeout=15,
+        ping_interval=None,
+    )
+
+
+def test_events_websocket_through_the_ingress(svc: Services) -> None:
+    with events_socket(svc) as ws:
+        assert ws.subprotocol == "prefect"
+    from websockets.exceptions import InvalidStatus
+
+    with svc.scenario("ingress-no-websocket"), pytest.raises(InvalidStatus):
+        events_socket(svc)
+    with svc.scenario("ingress-idle-timeout"), events_socket(svc) as ws:
+        from websockets.exceptions import ConnectionClosed
+
+        with pytest.raises(ConnectionClosed):  # the proxy cuts the idle connection after 3 s
+            ws.recv(timeout=10)
+    with events_socket(svc) as ws:
+        assert ws.subprotocol == "prefect"
+
+
 # -- DNS ---------------------------------------------------------------------------------------------
 def dns_query(svc: Services, name: str, rdtype: str, tcp: bool = False):  # type: ignore[no-untyped-def]
     return Resolver(svc.env["READINESS_DNS_SERVER"], 3).query(name, rdtype, tcp=tcp)
@@ -712,6 +766,11 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "prefect-no-auth",
         "prefect-slow",
         "prefect-db-down",
+        "prefect-errors",
+        "prefect-worker-down",
+        "ui-api-url-internal",
+        "ingress-no-websocket",
+        "ingress-idle-timeout",
         "dns-wrong-address",
         "caa-wrong-issuer",
         "tls-expiring-soon",
