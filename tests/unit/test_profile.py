@@ -203,3 +203,14 @@ def test_a_profile_outside_the_project_is_refused_with_a_fix_unless_given_as_one
     assert one.returncode == 0, one.stdout + one.stderr
     assert "suites/prefect/test_api.py::test_api_is_live_and_ready" in one.stdout
     assert "tests/" not in one.stdout
+
+
+def test_catalog_migration_heads_agree_with_the_installed_prefect():
+    """PG-SCHEMA's heads let an installed copy (no prefect package) judge a server; each must be the real one."""
+    from readiness.probes.postgres import local_migration_head
+
+    heads = load_profile("base").requirements["PG-SCHEMA"].params["migration_heads"]
+    assert heads, "PG-SCHEMA params.migration_heads is empty"
+    local = local_migration_head()
+    if local is not None and local.prefect_version in heads:
+        assert str(heads[local.prefect_version]) == local.revision
