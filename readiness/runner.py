@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -105,8 +104,11 @@ def _previous(report_dir: Path, store: object | None) -> Path | None:
 
 
 def _run_pytest(argv: list[str]) -> int:
-    """pytest in a child process; SIGTERM (a pod being stopped) is passed on so the run cleans up."""
-    child = subprocess.Popen(argv)
+    """pytest in a child process; SIGTERM (a pod being stopped) is passed on so the run cleans up, and the
+    child is tied to us: a SIGKILL of this process ends it too (parent-death signal)."""
+    from readiness.process import popen_tied
+
+    child = popen_tied(argv)
 
     def _forward(signum: int, frame: object) -> None:
         child.send_signal(signum)
