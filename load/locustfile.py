@@ -153,6 +153,8 @@ class UIUser(PrefectUser):
 CLASSES = ("poll", "write", "read")
 _history: list[dict[str, Any]] = []
 _brake: dict[str, Any] = {"stopped": False}
+#: the most workers the master saw at once (at quitting they may already have said goodbye)
+_workers_seen = {"max": 0}
 
 
 def _class_of(name: str) -> str:
@@ -178,6 +180,8 @@ def _brake_loop(environment: Environment) -> None:
     started = time.monotonic()
     while True:
         gevent.sleep(1.0)
+        if isinstance(environment.runner, MasterRunner):
+            _workers_seen["max"] = max(_workers_seen["max"], len(environment.runner.clients))
         point = _sample(environment, started)
         _history.append(point)
         total = environment.stats.total
@@ -218,6 +222,6 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
               for e in environment.stats.errors.values()]  # fmt: skip
     is_master = isinstance(environment.runner, MasterRunner)
     out = {"entries": entries, "errors": errors, "history": _history, "brake": _brake,
-           "workers": len(environment.runner.clients) if is_master else 0}  # fmt: skip
+           "workers": max(_workers_seen["max"], len(environment.runner.clients)) if is_master else 0}  # fmt: skip
     with open(CONFIG["stats_file"], "w") as handle:
         json.dump(out, handle)

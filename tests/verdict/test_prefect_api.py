@@ -29,7 +29,9 @@ def run_suite(tmp_path: Path, env_overrides: dict[str, str], *args: str) -> tupl
     env["PREFECT_HOME"] = str(tmp_path / "client-home")
     env.update(env_overrides)
     profile, extra = args[1], args[2:]  # callers pass "--profile", NAME, ...
-    verdicts = run_suites([ROOT / "suites" / "prefect"], env=env, report_dir=tmp_path / "reports",
+    # The API checks these tests are about: the suite's other checks (websockets, a browser, an end-to-end
+    # run) keep their own, longer timeouts and have verdict tests of their own.
+    verdicts = run_suites([ROOT / "suites" / "prefect" / "test_api.py"], env=env, report_dir=tmp_path / "reports",
                           profile=profile, extra=extra, timeout=180)  # fmt: skip
     return verdicts.code, verdicts.results, verdicts.output
 
