@@ -29,8 +29,24 @@ IMPLICIT_TLS_PORT = 465
 RUN_HEADER = "X-Readiness-Run"
 
 
+class _MailServer:
+    """What SMTP and IMAP settings share: the password is redacted everywhere, `where` names the server."""
+
+    host: str
+    port: int
+    address: str | None
+    password: str | None
+
+    def __post_init__(self) -> None:
+        default_redactor().add(self.password)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}" + (f" (at {self.address})" if self.address else "")
+
+
 @dataclass(frozen=True)
-class SmtpSettings:
+class SmtpSettings(_MailServer):
     host: str  # the name the certificate must carry and the EHLO greets
     port: int
     address: str | None = None  # where to connect, when the name does not resolve from here
@@ -42,16 +58,9 @@ class SmtpSettings:
     #: TLS from the first byte (SMTPS) instead of STARTTLS; None: on port 465, as RFC 8314 assigns it
     implicit_tls: bool | None = None
 
-    def __post_init__(self) -> None:
-        default_redactor().add(self.password)
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}" + (f" (at {self.address})" if self.address else "")
-
 
 @dataclass(frozen=True)
-class ImapSettings:
+class ImapSettings(_MailServer):
     host: str
     port: int
     address: str | None = None
@@ -59,13 +68,6 @@ class ImapSettings:
     password: str | None = field(default=None, repr=False)
     mailbox: str = "INBOX"
     ca_bundle: str | None = None
-
-    def __post_init__(self) -> None:
-        default_redactor().add(self.password)
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}" + (f" (at {self.address})" if self.address else "")
 
 
 @dataclass(frozen=True)
