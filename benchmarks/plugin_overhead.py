@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from readiness.profile import load_profile
-from readiness.redact import Redactor
-from readiness.report import write_reports
+from readiness.core.profile import load_profile
+from readiness.core.redact import Redactor
+from readiness.report.model import write_reports
 
 
 def generate(folder: Path, count: int) -> None:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
+from readiness.core.process import popen_tied
 from readiness.probes.prefect import PrefectAPI
-from readiness.process import popen_tied
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CLASSES = ("poll", "write", "read")
@@ -413,7 +413,7 @@ def pod_restarts(targets: Any) -> tuple[int | None, str]:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    from readiness.kube import api_client
+    from readiness.targets.kube import api_client
 
     namespace = targets.get("kubernetes.namespace") or "prefect"
     try:

@@ -1,6 +1,6 @@
 """Build step (setuptools `build_py`, named in pyproject.toml): copy profiles/, suites/ and load/ and the
 project's pytest settings into ``readiness/_bundle/`` of the wheel, so an installed package runs every
-suite from any folder. Editable installs skip it: they read the source tree (readiness/bundle.py)."""
+suite from any folder. Editable installs skip it: they read the source tree (readiness/core/bundle.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from setuptools.command.build_py import build_py
 
 def _bundle_module():  # type: ignore[no-untyped-def]
     # Loaded by file path: at build time the package itself need not be importable.
-    spec = importlib.util.spec_from_file_location("_readiness_bundle", Path(__file__).with_name("bundle.py"))
+    spec = importlib.util.spec_from_file_location("_readiness_bundle", Path(__file__).parent / "core" / "bundle.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 
 def aws_client(service: str, *, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 
 class _PlaceholderToken:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 
 @dataclass(frozen=True)

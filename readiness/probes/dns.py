@@ -19,7 +19,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 
 
 @dataclass(frozen=True)

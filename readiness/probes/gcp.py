@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 
 
 def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:

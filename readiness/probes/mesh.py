@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 
 Obj = dict[str, Any]
 T = TypeVar("T")

@@ -31,10 +31,10 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
+from readiness.core.redact import default_redactor
 from readiness.probes.browser import CHROMIUM, CHROMIUM_ARGS
 from readiness.probes.http import describe_transport_error, response_evidence, tls_verify
-from readiness.redact import default_redactor
 
 LoginMethod = Literal["browser", "password"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 from readiness.probes.catalog import ManagedSize, Size
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 from readiness.probes.http import response_evidence, translated
 from readiness.targets import PrefectTarget
 

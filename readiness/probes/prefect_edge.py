@@ -24,7 +24,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 from readiness.probes.browser import CHROMIUM_ARGS as CHROMIUM_FLAGS
 from readiness.probes.http import response_evidence, translated
 

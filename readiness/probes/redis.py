@@ -18,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 from readiness.probes.catalog import ManagedSize, Size
 
 

@@ -21,9 +21,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
+from readiness.core.redact import default_redactor
 from readiness.probes.http import tls_verify
-from readiness.redact import default_redactor
 
 IMPLICIT_TLS_PORT = 465
 RUN_HEADER = "X-Readiness-Run"

@@ -20,7 +20,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from readiness.expect import CheckError, now_iso
+from readiness.core.expect import CheckError, now_iso
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from readiness.process import die_with_parent
-
-CACHE_ROOT = Path(os.environ.get("READINESS_CACHE", Path.home() / ".cache" / "prefect-readiness"))
+from readiness.core.cache import CACHE_ROOT  # noqa: F401  (the sandbox's components import it from here)
+from readiness.core.process import die_with_parent
 
 
 class SandboxError(RuntimeError):
@@ -289,7 +288,7 @@ class Component(ABC):
         return {}
 
     def targets(self) -> dict[str, object]:
-        """This component's part of the sandbox targets file (readiness/targets.py's shape): where a
+        """This component's part of the sandbox targets file (readiness/targets/model.py's shape): where a
         suite finds it, secrets as `*_file` references."""
         return {}
 

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes.client import ApiClient
 
-from readiness.expect import CheckError
-from readiness.kube import api_client
+from readiness.core.expect import CheckError
 from readiness.probes.kubernetes import Cluster, Nodes, PrefectWorkloads, ServerVersion
 from readiness.targets import Targets
+from readiness.targets.kube import api_client
 
 T = TypeVar("T")
 

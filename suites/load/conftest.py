@@ -16,10 +16,10 @@ from load.runner import (
     pod_restarts,
     run_load,
 )
-from readiness.plugin import record_load
+from readiness.core.profile import Profile
+from readiness.engine.plugin import record_load
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect import PrefectAPI
-from readiness.profile import Profile
 from readiness.targets import Targets, prefect_target
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from readiness.kube import api_client
 from readiness.probes.mesh import Mesh
 from readiness.targets import Targets
+from readiness.targets.kube import api_client
 
 
 @pytest.fixture

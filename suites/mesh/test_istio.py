@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 from readiness.probes.mesh import plaintext_probe, refused_without_credentials
 from readiness.probes.tls import unverified_context
 

@@ -74,7 +74,7 @@ def cloud_connections(targets: Targets, probe_timeout: float) -> CloudConnection
 @pytest.fixture
 def prefect_server_version(targets: Targets, probe_timeout: float) -> str | None:
     """The Prefect server's version from its API, None when no Prefect API is configured or it is down."""
-    from readiness.expect import CheckError
+    from readiness.core.expect import CheckError
     from readiness.probes.http import tls_verify
     from readiness.probes.prefect import PrefectAPI
     from readiness.targets import prefect_target

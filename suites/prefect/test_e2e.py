@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 
 @pytest.mark.requirement("PREFECT-E2E-FLOW-RUN", effect="write")

@@ -1,8 +1,8 @@
 """What the read checks may do in a cluster: the one list the least-privilege tests hold the ClusterRole of
 deploy/rbac to (it must grant exactly this) and ask the API server about (SubjectAccessReview).
 
-Derived from the calls of readiness/probes/kubernetes.py (Kubernetes suite), readiness/probes/mesh.py
-(mesh suite) and readiness/discovery.py (targets discovery): each reads with get and list (watch rides
+Derived from the calls of readiness/probes/kubernetes/ (Kubernetes suite), readiness/probes/mesh.py
+(mesh suite) and readiness/targets/discovery.py (targets discovery): each reads with get and list (watch rides
 along as the third read verb); none reads a Secret, execs into a pod or writes.
 """
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from readiness.cli import build_parser
-from readiness.profile import load_profile
+from readiness.core.profile import load_profile
+from readiness.report.upload import StoreURL
 from readiness.targets import load_targets_file
-from readiness.upload import StoreURL
 from tests.ops.kustomize import build
 from tests.ops.rbac import READ_ACCESS, READ_URLS, REFUSED, SERVICE_ACCOUNT, granted
 
@@ -181,7 +181,7 @@ def test_the_image_copies_what_exists_and_runs_a_known_command_as_non_root():
             for source in sources:
                 assert (ROOT / source).exists(), f"Dockerfile line {instruction['startline'] + 1}: {source} is missing"
     # the wheel carries every bundled folder: each is copied into the build stage
-    from readiness.bundle import BUNDLED
+    from readiness.core.bundle import BUNDLED
 
     copied = {i["value"].split()[0].rstrip("/") for i in parser.structure if i["instruction"] == "COPY"}
     assert set(BUNDLED) <= copied

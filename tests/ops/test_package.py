@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness import bundle
+from readiness.core import bundle
 from tests.suite_run import ROOT
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_unpacked_away_from_the_checkout_it_uses_its_own_bundle(wheel, tmp_path)
     # the unpacked wheel first on the path: it shadows the checkout's editable install
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
     env["PYTHONPATH"] = str(site)
-    probe = "from readiness import bundle, profile; print(bundle.root()); print(profile.PROFILE_DIR)"
+    probe = "from readiness.core import bundle, profile; print(bundle.root()); print(profile.PROFILE_DIR)"
     where = subprocess.run([sys.executable, "-c", probe], cwd=empty, env=env, capture_output=True, text=True,
                            check=True).stdout.split()  # fmt: skip
     assert where == [str(site / "readiness" / "_bundle"), str(site / "readiness" / "_bundle" / "profiles")]

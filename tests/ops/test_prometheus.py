@@ -11,13 +11,13 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from readiness.drift import compute_drift
-from readiness.model import CheckResult, Observation, Outcome
-from readiness.profile import load_profile
-from readiness.prometheus import TEXTFILE, push, registry
-from readiness.redact import Redactor
-from readiness.report import build_report, write_reports
-from readiness.waivers import WaiverDecision
+from readiness.core.model import CheckResult, Observation, Outcome
+from readiness.core.profile import load_profile
+from readiness.core.redact import Redactor
+from readiness.core.waivers import WaiverDecision
+from readiness.report.drift import compute_drift
+from readiness.report.model import build_report, write_reports
+from readiness.report.prometheus import TEXTFILE, push, registry
 
 
 def _report(outcome: Outcome, major: int) -> dict:

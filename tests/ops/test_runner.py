@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from readiness.profile import load_profile
+from readiness.core.profile import load_profile
 from tests.ops.test_upload import BUCKET, s3, s3_endpoint  # noqa: F401 - fixtures
 
 FILES = {"conformance.json", "conformance.html", "conformance.md", "junit.xml", "conformance.prom"}
@@ -114,7 +114,7 @@ def test_a_profile_file_anywhere_extends_a_shipped_profile(tmp_path):
 @pytest.mark.parametrize("store", ["https://example/x", "s3:/bucket"])
 def test_a_report_store_that_is_no_store_url_is_refused_with_the_key(tmp_path, store):
     (tmp_path / "p.yaml").write_text(f"name: p\nextends: aws\nsettings:\n  report_store: {store}\n")
-    from readiness.profile import ProfileError
+    from readiness.core.profile import ProfileError
 
     with pytest.raises(ProfileError, match=r"p.yaml: settings.report_store: string should match"):
         load_profile(str(tmp_path / "p.yaml"))

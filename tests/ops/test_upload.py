@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from readiness.upload import StoreURL, UploadError, fetch_latest, upload_run
+from readiness.report.upload import StoreURL, UploadError, fetch_latest, upload_run
 
 BUCKET = "audit-reports"
 

@@ -25,7 +25,7 @@ import dns.rcode
 import httpx
 import pytest
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 from readiness.probes.dns import Resolver, answers, authoritative
 from readiness.probes.oidc import PRESETS, IdentityProvider, Login, OidcSettings
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe, local_migration_head

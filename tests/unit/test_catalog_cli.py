@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from readiness.cli import main
-from readiness.profile import load_profile
+from readiness.core.profile import load_profile
 
 #: the catalog grows with the suites; the tests count it rather than pin a number
 CATALOG = len(load_profile("aws").requirements)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dnslib.server import DNSLogger, DNSServer
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 from readiness.probes.dns import Resolver
 from readiness.sandbox.services.dns_server import ZoneResolver
 

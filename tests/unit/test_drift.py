@@ -6,7 +6,7 @@ import copy
 import json
 
 from readiness.cli import main
-from readiness.drift import compute_drift
+from readiness.report.drift import compute_drift
 
 
 def _report(outcomes: dict[str, tuple[str, object]], run_id: str = "20261126T000000Z-aaaaaa") -> dict:

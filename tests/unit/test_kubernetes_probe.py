@@ -7,7 +7,7 @@ import time
 import pytest
 from kubernetes import client
 
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 from readiness.probes.kubernetes import (
     Autoscaling,
     KubeReader,
@@ -19,10 +19,10 @@ from readiness.probes.kubernetes import (
     ServerVersion,
     Toleration,
     Workload,
-    _with_pods,
     kubelet_skew,
     parse_autoscaler_status,
 )
+from readiness.probes.kubernetes.workloads import _with_pods
 
 
 def node(name: str, *, ready: bool = True, cordoned: bool = False, taints=(), labels=None, cpu="8", memory="32Gi",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness import plugin
+from readiness.engine import plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 

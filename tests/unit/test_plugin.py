@@ -10,7 +10,7 @@ import pytest
 CHECKS = """
 import time
 import pytest
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 @pytest.mark.requirement("K8S-STORAGECLASS")          # required
 def test_pass(expect, params):
@@ -80,7 +80,7 @@ def test_every_outcome_is_reachable_and_the_run_fails(pytester):
     # requirements with no check are reported, never hidden
     assert outcomes["SMTP-TLS"] == "skip"
     assert "no check ran" in by_id["SMTP-TLS"]["message"]
-    from readiness.profile import load_profile
+    from readiness.core.profile import load_profile
 
     assert report["summary"]["total"] == len(report["results"]) == len(load_profile("aws").requirements)
     # the terminal shows the per-component table and a WARN status

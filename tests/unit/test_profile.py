@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness.profile import PROFILE_DIR, Level, ProfileError, load_profile
+from readiness.core.profile import PROFILE_DIR, Level, ProfileError, load_profile
 
 CATALOG_IDS = [
     "K8S-NODE-COUNT",

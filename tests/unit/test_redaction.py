@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from readiness.redact import MASK, Redactor
+from readiness.core.redact import MASK, Redactor
 from tests.suite_run import ROOT, run_suites
 
 CANARY = "canary-Zx81qPw0-secret"
@@ -44,7 +44,7 @@ def test_canary_secret_appears_in_no_report_file_and_no_output(tmp_path):
     checks = tmp_path / "test_leaky.py"
     checks.write_text(f'''
 import pytest
-from readiness.expect import CheckError
+from readiness.core.expect import CheckError
 
 @pytest.mark.requirement("REDIS-AUTH")
 def test_leaks_into_message(expect):

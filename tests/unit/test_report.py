@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 import jsonschema
 import pytest
 
-from readiness.model import CheckResult, Observation, Outcome
-from readiness.profile import load_profile
-from readiness.redact import Redactor
-from readiness.report import SCHEMA_PATH, build_report, write_reports
-from readiness.waivers import WaiverDecision
+from readiness.core.model import CheckResult, Observation, Outcome
+from readiness.core.profile import load_profile
+from readiness.core.redact import Redactor
+from readiness.core.waivers import WaiverDecision
+from readiness.report.model import SCHEMA_PATH, build_report, write_reports
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_junit_carries_requirement_id_and_level(report, tmp_path):
 
 @pytest.mark.parametrize("width", [40, 80, 200])
 def test_the_terminal_prints_the_verdict_first_and_report_paths_unwrapped_at_any_width(report, width, tmp_path):
-    from readiness.terminal import render_summary
+    from readiness.report.terminal import render_summary
 
     report_dir = tmp_path / ("a-rather-long-folder-name-" * 4) / "20261126T120000Z-abcdef"
     text = render_summary(report, report_dir, width=width)

@@ -221,7 +221,7 @@ def test_sigterm_under_xdist_stops_every_worker_in_order(tmp_path, to):
 SETUP = '''
 import pathlib, subprocess, sys
 import pytest
-from readiness.process import popen_tied, stop_group
+from readiness.core.process import popen_tied, stop_group
 
 OUT = pathlib.Path(__file__).parent
 

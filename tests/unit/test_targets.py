@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from readiness.discovery import _from_server_env
 from readiness.targets import Resolved, Targets, TargetsError, resolve_targets
+from readiness.targets.discovery import _from_server_env
 
 
 def write(path: Path, text: str) -> Path:

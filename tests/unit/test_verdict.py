@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from readiness.model import EXIT_INCOMPLETE, Outcome, Verdict, exit_status, run_verdict
-from readiness.profile import load_profile
-from readiness.report import SCHEMA_PATH
+from readiness.core.model import EXIT_INCOMPLETE, Outcome, Verdict, exit_status, run_verdict
+from readiness.core.profile import load_profile
+from readiness.report.model import SCHEMA_PATH
 
 #: the catalog grows with the suites; the tests count it rather than pin a number
 CATALOG = len(load_profile("aws").requirements)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from readiness.model import Outcome
-from readiness.profile import ProfileError, load_profile
-from readiness.waivers import decide, load_waivers
+from readiness.core.model import Outcome
+from readiness.core.profile import ProfileError, load_profile
+from readiness.core.waivers import decide, load_waivers
 
 TODAY = dt.date(2026, 11, 26)
 

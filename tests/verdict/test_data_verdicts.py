@@ -22,7 +22,7 @@ import certifi
 import pytest
 import yaml
 
-from readiness.expect import CheckError, parse_version
+from readiness.core.expect import CheckError, parse_version
 from readiness.probes.postgres import PostgresEndpoint, PostgresProbe
 from readiness.probes.redis import RedisEndpoint, RedisProbe
 from readiness.sandbox.base import port_is_open

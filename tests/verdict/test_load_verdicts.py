@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from readiness.report import new_run_id
+from readiness.report.model import new_run_id
 from tests.verdict.prefect_leftovers import tagged_leftovers
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]

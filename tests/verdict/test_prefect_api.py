@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness.model import EXIT_INCOMPLETE
+from readiness.core.model import EXIT_INCOMPLETE
 from tests.prefect_server import PrefectServer, prefect_server, silent_server
 from tests.suite_run import ROOT, run_suites
 

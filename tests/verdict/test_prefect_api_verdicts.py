@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.report import new_run_id
+from readiness.report.model import new_run_id
 from tests.suite_run import ROOT
 from tests.verdict.prefect_leftovers import tagged_leftovers
 

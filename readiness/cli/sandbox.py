@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def project_root() -> Path:
     """The folder holding suites/ and the pytest settings: the source tree, or the installed package's copy."""
-    from readiness import bundle
+    from readiness.core import bundle
 
     return bundle.root()
 
@@ -80,7 +80,7 @@ def stop_signals_interrupt() -> Iterator[None]:
 def run_check(sandbox: Sandbox, args: argparse.Namespace) -> int:
     import os
 
-    from readiness.process import popen_tied, stop_group
+    from readiness.core.process import popen_tied, stop_group
 
     root = project_root()
     report_dir = Path(args.report_dir).resolve()

@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
-from readiness.model import Outcome
+from readiness.core.model import Outcome
 
 TEXTFILE = "conformance.prom"
 JOB = "prefect-readiness"

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from readiness import bundle
+from readiness.core import bundle
 
 PREVIOUS = "previous"
 EXAMPLES = """examples:
@@ -89,7 +89,7 @@ def latest_run(report_dir: Path) -> Path | None:
 
 
 def _previous(report_dir: Path, store: object | None) -> Path | None:
-    from readiness.upload import StoreURL, fetch_latest
+    from readiness.report.upload import StoreURL, fetch_latest
 
     if isinstance(store, StoreURL):
         found = fetch_latest(store, report_dir / ".baseline" / "conformance.json")
@@ -106,7 +106,7 @@ def _previous(report_dir: Path, store: object | None) -> Path | None:
 def _run_pytest(argv: list[str]) -> int:
     """pytest in a child process; SIGTERM (a pod being stopped) is passed on so the run cleans up, and the
     child is tied to us: a SIGKILL of this process ends it too (parent-death signal)."""
-    from readiness.process import popen_tied
+    from readiness.core.process import popen_tied
 
     child = popen_tied(argv)
 
@@ -124,8 +124,8 @@ def _run_pytest(argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from readiness.profile import ProfileError, load_profile
-    from readiness.upload import StoreURL, UploadError
+    from readiness.core.profile import ProfileError, load_profile
+    from readiness.report.upload import StoreURL, UploadError
 
     pytest_args = [a for a in getattr(args, "unknown", []) if a != "--"]
     try:
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     _say(f"report: {run_dir}")
     if store is not None:
         try:
-            from readiness.upload import upload_run
+            from readiness.report.upload import upload_run
 
             keys = upload_run(run_dir, store)
             _say(f"kept in {store}/{run_dir.name}/ and {store}/latest/ ({len(keys) // 2} files)")
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pushgateway:
         import json
 
-        from readiness.prometheus import push
+        from readiness.report.prometheus import push
 
         try:
             push(json.loads((run_dir / "conformance.json").read_text()), args.pushgateway)

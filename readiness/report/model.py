@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from readiness import __version__
-from readiness.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, rank, run_verdict, worst
-from readiness.profile import Level, Profile
-from readiness.prometheus import write_textfile
-from readiness.redact import Redactor
-from readiness.waivers import WaiverDecision
+from readiness.core.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, rank, run_verdict, worst
+from readiness.core.profile import Level, Profile
+from readiness.core.redact import Redactor
+from readiness.core.waivers import WaiverDecision
+from readiness.report.prometheus import write_textfile
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("conformance.schema.json")
@@ -230,7 +230,7 @@ def verdict_reason(verdict: Verdict, summary: dict[str, Any], options: dict[str,
 
 def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) -> Path:
     """Write all four files under report_dir/<run-id>/ and point report_dir/latest at it."""
-    from readiness.writers import write_html, write_junit, write_markdown
+    from readiness.report.writers import write_html, write_junit, write_markdown
 
     started = time.perf_counter()
     run_dir = report_dir / report["run"]["id"]

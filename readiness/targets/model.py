@@ -8,7 +8,7 @@ resolved in this order, the first that knows a key wins:
 2. the ecosystem's own conventions: kubeconfig / ``KUBECONFIG`` / ``--kube-context``, ``PREFECT_API_URL``
    with ``PREFECT_API_KEY`` or ``PREFECT_API_AUTH_STRING`` (or the active Prefect profile), libpq's ``PG*``
    variables and ``PGPASSFILE``, ``REDIS_URL``, the cloud SDKs' region/project/subscription variables;
-3. read-only discovery from the cluster (``readiness.discovery``): the Prefect server Deployment's
+3. read-only discovery from the cluster (``readiness.targets.discovery``): the Prefect server Deployment's
    environment, Ingress hosts and the load balancer address. Secrets are never read: a value only a
    Secret holds stays unknown, and the check that needs it skips, naming the key to set.
 
@@ -18,15 +18,13 @@ Checks read values through the session fixture ``targets`` (:class:`Targets`): `
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 TARGETS_ENV = "READINESS_TARGETS"
 SHOWN_SECRET = "***"
@@ -242,230 +240,6 @@ def all_keys() -> list[str]:
     return keys
 
 
-# -- layer 1: the targets file -------------------------------------------------------------------
-def _inline_secret_refusals(path: Path, raw: dict[str, Any]) -> None:
-    for key, (section, field) in SECRETS.items():
-        body = raw.get(section)
-        if isinstance(body, dict) and field in body:
-            raise TargetsError(
-                f"{path}: {key}: secrets are not written inline; expected {key}_file (a file holding it) "
-                f"or {key}_env (the name of an environment variable holding it)"
-            )
-    urls: list[tuple[str, Any]] = []
-    if isinstance(raw.get("redis"), dict):
-        for role, url in (raw["redis"].get("urls") or {}).items():
-            urls.append((f"redis.urls.{role}", url))
-        urls.append(("redis.plaintext_url", raw["redis"].get("plaintext_url")))
-    if isinstance(raw.get("prefect"), dict):
-        for name in ("api_url", "ui_url"):
-            urls.append((f"prefect.{name}", raw["prefect"].get(name)))
-    for key, url in urls:
-        if isinstance(url, str) and "@" in url and urlsplit(url).password:
-            raise TargetsError(
-                f"{path}: {key}: a password in the URL is an inline secret; expected the URL without it "
-                "and the password as <section>.password_file or <section>.password_env"
-            )
-
-
-def _validation_message(path: Path, exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        section = error["loc"][0] if len(error["loc"]) > 1 else None
-        model = TargetsFile.model_fields[str(section)].annotation if section in TargetsFile.model_fields else None
-        fields = (
-            model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else TargetsFile.model_fields
-        )
-        expected = f"unknown key; expected one of: {', '.join(fields)}"
-    elif kind == "literal_error":
-        expected = f"expected {error['ctx']['expected']}"
-    else:
-        expected = error["msg"][0].lower() + error["msg"][1:]
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{path}: {loc}: {expected}{more}"
-
-
-def load_targets_file(path: Path) -> TargetsFile:
-    from readiness.profile import load_yaml
-
-    try:
-        raw = load_yaml(path.read_text())
-    except OSError as exc:
-        raise TargetsError(f"{path}: cannot read the targets file: {exc.strerror}") from None
-    except Exception as exc:  # yaml.YAMLError and friends
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise TargetsError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise TargetsError(f"{path}: (top level): expected a mapping with keys kubernetes, prefect, edge, ...")
-    _inline_secret_refusals(path, raw)
-    try:
-        return TargetsFile.model_validate(raw)
-    except ValidationError as exc:
-        raise TargetsError(_validation_message(path, exc)) from None
-
-
-def _read_secret(
-    key: str, path: Path, file_ref: str | None, env_ref: str | None, environ: Mapping[str, str]
-) -> Resolved | None:
-    if file_ref:
-        secret_path = (path.parent / Path(file_ref).expanduser()).resolve()
-        try:
-            value = secret_path.read_text().strip()
-        except OSError as exc:
-            raise TargetsError(f"{path}: {key}_file: cannot read {secret_path}: {exc.strerror}") from None
-        return Resolved(value, f"targets file {path} ({key}_file {secret_path})", secret=True)
-    if env_ref:
-        if env_ref not in environ:
-            raise TargetsError(f"{path}: {key}_env: the environment variable {env_ref} is not set")
-        return Resolved(environ[env_ref], f"targets file {path} ({key}_env {env_ref})", secret=True)
-    return None
-
-
-def _file_layer(path: Path, environ: Mapping[str, str]) -> dict[str, Resolved]:
-    data = load_targets_file(path)
-    source = f"targets file {path}"
-    out: dict[str, Resolved] = {}
-    if data.ca_bundle:
-        out["ca_bundle"] = Resolved(str((path.parent / data.ca_bundle).resolve()), source)
-    for section in TargetsFile.model_fields:
-        model = getattr(data, section)
-        if not isinstance(model, _Section):
-            continue
-        values = model.model_dump(exclude_none=True)
-        for name, value in values.items():
-            if name.endswith(("_file", "_env")) and f"{section}.{name.rsplit('_', 1)[0]}" in SECRETS:
-                continue
-            key = f"{section}.{name}"
-            if key in _PATH_KEYS and value != "in-cluster":
-                value = str((path.parent / Path(value).expanduser()).resolve())
-            out[key] = Resolved(value, source)
-    for key, (section, field) in SECRETS.items():
-        body = getattr(data, section)
-        resolved = _read_secret(key, path, getattr(body, f"{field}_file"), getattr(body, f"{field}_env"), environ)
-        if resolved is not None:
-            out[key] = resolved
-    return out
-
-
-# -- layer 2: the ecosystem's conventions ---------------------------------------------------------
-def _prefect_profile_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
-    home = Path(environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
-    path = Path(environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
-    if not path.is_file():
-        return {}, ""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}, ""
-    active = environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
-    settings = data.get("profiles", {}).get(active, {})
-    return {k: str(v) for k, v in settings.items()}, f"Prefect profile {active} ({path})"
-
-
-def _pgpass(
-    environ: Mapping[str, str], host: str | None, port: str | None, db: str | None, user: str | None
-) -> Resolved | None:
-    path = Path(environ.get("PGPASSFILE", Path.home() / ".pgpass")).expanduser()
-    if "PGPASSFILE" not in environ or not path.is_file():
-        return None
-    wanted = [host or "localhost", str(port or 5432), db or "*", user or "*"]
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.replace("\\:", "\0").split(":")
-        if len(fields) != 5:
-            continue
-        fields = [f.replace("\0", ":") for f in fields]
-        if all(f == "*" or w == "*" or f == w for f, w in zip(fields[:4], wanted, strict=True)):
-            return Resolved(fields[4], f"PGPASSFILE {path}", secret=True)
-    return None
-
-
-def _split_url_password(url: str) -> tuple[str, str | None, str | None]:
-    """(url without credentials' password, username, password)."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url, parts.username and unquote(parts.username), None
-    user = unquote(parts.username) if parts.username else None
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    if user:
-        netloc = f"{user}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), user, unquote(parts.password)
-
-
-def _convention_layer(environ: Mapping[str, str], kube_context: str | None) -> dict[str, Resolved]:
-    out: dict[str, Resolved] = {}
-
-    def env(key: str, name: str, secret: bool = False) -> None:
-        if environ.get(name) and key not in out:
-            out[key] = Resolved(environ[name], f"environment {name}", secret)
-
-    for name in ("READINESS_CA_BUNDLE", "PREFECT_API_SSL_CERT_FILE", "SSL_CERT_FILE"):
-        env("ca_bundle", name)
-    # Kubernetes: kubectl's order: --context, KUBECONFIG, ~/.kube/config, in-cluster.
-    if kube_context:
-        out["kubernetes.context"] = Resolved(kube_context, "--kube-context")
-    if environ.get("KUBECONFIG"):
-        first = environ["KUBECONFIG"].split(os.pathsep)[0]
-        out["kubernetes.kubeconfig"] = Resolved(first, "environment KUBECONFIG")
-    elif (Path.home() / ".kube" / "config").is_file():
-        out["kubernetes.kubeconfig"] = Resolved(str(Path.home() / ".kube" / "config"), "default ~/.kube/config")
-    elif environ.get("KUBERNETES_SERVICE_HOST"):
-        out["kubernetes.kubeconfig"] = Resolved("in-cluster", "in-cluster service account")
-    # Prefect: the environment, else the active profile, as the Prefect client does.
-    names = {"prefect.api_url": "PREFECT_API_URL", "prefect.api_key": "PREFECT_API_KEY",
-             "prefect.auth_string": "PREFECT_API_AUTH_STRING"}  # fmt: skip
-    settings, profile_source = ({}, "") if environ.get("PREFECT_API_URL") else _prefect_profile_settings(environ)
-    for key, name in names.items():
-        secret = key in SECRETS
-        if environ.get(name):
-            out[key] = Resolved(environ[name], f"environment {name}", secret)
-        elif settings.get(name):
-            out[key] = Resolved(settings[name], profile_source, secret)
-    if "prefect.api_url" in out:
-        out["prefect.api_url"] = Resolved(str(out["prefect.api_url"].value).rstrip("/"), out["prefect.api_url"].source)
-    # libpq
-    for key, name in (("postgres.host", "PGHOST"), ("postgres.hostaddr", "PGHOSTADDR"), ("postgres.port", "PGPORT"),
-                      ("postgres.user", "PGUSER"), ("postgres.dbname", "PGDATABASE"), ("postgres.sslmode", "PGSSLMODE"),
-                      ("postgres.sslrootcert", "PGSSLROOTCERT")):  # fmt: skip
-        env(key, name)
-    if "postgres.port" in out:
-        out["postgres.port"] = Resolved(int(out["postgres.port"].value), out["postgres.port"].source)
-    env("postgres.password", "PGPASSWORD", secret=True)
-    if "postgres.password" not in out:
-        from_passfile = _pgpass(
-            environ,
-            *(str(out[k].value) if k in out else None for k in ("postgres.host", "postgres.port", "postgres.dbname")),
-            str(out["postgres.user"].value) if "postgres.user" in out else None,
-        )
-        if from_passfile is not None:
-            out["postgres.password"] = from_passfile
-    # Redis
-    if environ.get("REDIS_URL"):
-        url, user, password = _split_url_password(environ["REDIS_URL"])
-        out["redis.urls"] = Resolved({"default": url}, "environment REDIS_URL")
-        if user and user != "default":
-            out["redis.username"] = Resolved(user, "environment REDIS_URL")
-        if password:
-            out["redis.password"] = Resolved(password, "environment REDIS_URL", secret=True)
-    # Cloud SDKs' default chains: the region/project/subscription they would use.
-    env("cloud.region", "AWS_REGION")
-    env("cloud.region", "AWS_DEFAULT_REGION")
-    env("cloud.endpoint_url", "AWS_ENDPOINT_URL")
-    env("cloud.project", "GOOGLE_CLOUD_PROJECT")
-    env("cloud.project", "CLOUDSDK_CORE_PROJECT")
-    env("cloud.subscription", "AZURE_SUBSCRIPTION_ID")
-    return out
-
-
 def _derived(values: Mapping[str, Resolved]) -> dict[str, Resolved]:
     """Values that follow from others: the public hosts from the URLs."""
     out: dict[str, Resolved] = {}
@@ -574,61 +348,3 @@ class Targets:
             self._discover()
         order = {k: i for i, k in enumerate(all_keys())}
         yield from sorted(self._values.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
-
-
-def resolve_targets(
-    path: str | Path | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    kube_context: str | None = None,
-    discover: bool = True,
-) -> Targets:
-    """Resolve the three layers. `path` (else READINESS_TARGETS) names the targets file, if any."""
-    environ = os.environ if environ is None else environ
-    if path is None and environ.get(TARGETS_ENV):
-        path = environ[TARGETS_ENV]
-    file = Path(path).expanduser().resolve() if path else None
-    if file is not None and not file.is_file():
-        raise TargetsError(f"{file}: targets file not found")
-    values: dict[str, Resolved] = {k: Resolved(v, "default") for k, v in DEFAULTS.items()}
-    for layer in (_convention_layer(environ, kube_context), _file_layer(file, environ) if file else {}):
-        values.update(layer)
-    for key, value in _derived(values).items():
-        values.setdefault(key, value)
-    discoverer: Discoverer | None = None
-    if discover:
-        from readiness.discovery import discover_from_cluster
-
-        discoverer = discover_from_cluster
-    return Targets(values, file=file, discoverer=discoverer)
-
-
-# -- compatibility for the Prefect probe ---------------------------------------------------------
-@dataclass(frozen=True)
-class PrefectTarget:
-    api_url: str | None
-    api_key: str | None
-    auth_string: str | None
-    source: str  # where the settings came from, for evidence
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_url)
-
-
-def prefect_target(environ: Mapping[str, str] | None = None, targets: Targets | None = None) -> PrefectTarget:
-    targets = targets or resolve_targets(environ=environ, discover=False)
-    return PrefectTarget(
-        api_url=targets.get("prefect.api_url"),
-        api_key=targets.get("prefect.api_key"),
-        auth_string=targets.get("prefect.auth_string"),
-        source=targets.source("prefect.api_url"),
-    )
-
-
-def ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:
-    environ = os.environ if environ is None else environ
-    for name in ("READINESS_CA_BUNDLE", "PREFECT_API_SSL_CERT_FILE", "SSL_CERT_FILE"):
-        if environ.get(name):
-            return environ[name]
-    return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 
-from readiness.model import SEVERITY
+from readiness.core.model import SEVERITY
 
 OUTCOME_ORDER = tuple(o.value for o in SEVERITY)
 #: what needs attention, worst first
@@ -185,7 +185,7 @@ def write_junit(report: dict[str, Any]) -> str:
 
 def _bytecode_cache() -> FileSystemBytecodeCache | None:
     # Compiling the template costs more than rendering it; keep the compiled form between runs.
-    from readiness.sandbox.base import CACHE_ROOT
+    from readiness.core.cache import CACHE_ROOT
 
     folder = CACHE_ROOT / "jinja"
     try:
@@ -196,7 +196,7 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
 
 
 _env = Environment(
-    loader=PackageLoader("readiness", "templates"),
+    loader=PackageLoader("readiness.report", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
     bytecode_cache=_bytecode_cache(),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # readiness/
 #: the folders the build copies into the wheel, in the order they are copied
 BUNDLED = ("profiles", "suites", "load")
 #: the project's pytest settings, copied into the bundle so a run from any folder reads them

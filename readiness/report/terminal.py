@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from readiness.model import EXIT_INCOMPLETE
-from readiness.redact import Redactor
-from readiness.writers import OUTCOME_ORDER, component_counts, show_value
+from readiness.core.model import EXIT_INCOMPLETE
+from readiness.core.redact import Redactor
+from readiness.report.writers import OUTCOME_ORDER, component_counts, show_value
 
 STYLE = {
     "pass": "green",

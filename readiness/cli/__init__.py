@@ -60,24 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    from readiness.sandbox.cli import add_parser as add_sandbox
+    from readiness.cli.sandbox import add_parser as add_sandbox
 
     add_sandbox(sub)
-    from readiness.catalog_cli import add_parsers as add_catalog
+    from readiness.cli.catalog import add_parsers as add_catalog
 
     add_catalog(sub)
-    from readiness.targets_cli import add_parser as add_targets
+    from readiness.cli.targets import add_parser as add_targets
 
     add_targets(sub)
-    from readiness.runner import add_parser as add_run
+    from readiness.cli.run import add_parser as add_run
 
     add_run(sub)
-    try:
-        from readiness.drift import add_parser as add_diff
-    except ImportError:  # pragma: no cover - during bootstrap
-        pass
-    else:
-        add_diff(sub)
+    from readiness.cli.diff import add_parser as add_diff
+
+    add_diff(sub)
     _add_examples(parser)
     return parser
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from readiness.model import Outcome
-from readiness.profile import REQUIREMENT_ID, Level, Profile, ProfileError, _validation_message, load_yaml
+from readiness.core.model import Outcome
+from readiness.core.profile import REQUIREMENT_ID, Level, Profile, ProfileError, _validation_message, load_yaml
 
 #: Outcomes a waiver can turn into `waived`.
 WAIVABLE = frozenset({Outcome.fail, Outcome.warn, Outcome.error})

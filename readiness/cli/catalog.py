@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from readiness.profile import PROFILE_DIR, ProfileError, load_profile
+from readiness.core.profile import PROFILE_DIR, ProfileError, load_profile
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from readiness.targets import Resolved
+from readiness.targets.model import Resolved
 
 if TYPE_CHECKING:
-    from readiness.targets import Targets
+    from readiness.targets.model import Targets
 
 SERVER_SELECTORS = (
     "app.kubernetes.io/name=prefect-server",
@@ -154,8 +154,8 @@ def discover_from_cluster(targets: Targets) -> tuple[dict[str, Resolved], list[s
         return {}, []
     from kubernetes import client
 
-    from readiness.expect import CheckError
-    from readiness.kube import api_client
+    from readiness.core.expect import CheckError
+    from readiness.targets.kube import api_client
 
     try:
         api = api_client(targets, timeout=DISCOVERY_TIMEOUT)

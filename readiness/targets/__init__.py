@@ -1,0 +1,87 @@
+"""Where the install lives: the targets every suite reads (see readiness/targets/model.py for the layers).
+
+- ``model``: the targets file's shape, :class:`Targets` (the resolved values, each with its source);
+- ``files``: layer 1, the targets file; ``conventions``: layer 2, the ecosystem's variables;
+- ``discovery``: layer 3, read-only discovery from the cluster; ``kube``: the Kubernetes API client.
+
+:func:`resolve_targets` puts the layers together; this package re-exports the public names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from readiness.targets.conventions import _convention_layer, ca_bundle
+from readiness.targets.files import _file_layer, load_targets_file
+from readiness.targets.model import (
+    DEFAULTS,
+    HINTS,
+    SECRETS,
+    SHOWN_SECRET,
+    TARGETS_ENV,
+    Discoverer,
+    Resolved,
+    Targets,
+    TargetsError,
+    TargetsFile,
+    _derived,
+    all_keys,
+)
+
+__all__ = [
+    "DEFAULTS", "HINTS", "SECRETS", "SHOWN_SECRET", "TARGETS_ENV", "PrefectTarget", "Resolved", "Targets",
+    "TargetsError", "TargetsFile", "all_keys", "ca_bundle", "load_targets_file", "prefect_target", "resolve_targets",
+]  # fmt: skip
+
+
+def resolve_targets(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    kube_context: str | None = None,
+    discover: bool = True,
+) -> Targets:
+    """Resolve the three layers. `path` (else READINESS_TARGETS) names the targets file, if any."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(TARGETS_ENV):
+        path = environ[TARGETS_ENV]
+    file = Path(path).expanduser().resolve() if path else None
+    if file is not None and not file.is_file():
+        raise TargetsError(f"{file}: targets file not found")
+    values: dict[str, Resolved] = {k: Resolved(v, "default") for k, v in DEFAULTS.items()}
+    for layer in (_convention_layer(environ, kube_context), _file_layer(file, environ) if file else {}):
+        values.update(layer)
+    for key, value in _derived(values).items():
+        values.setdefault(key, value)
+    discoverer: Discoverer | None = None
+    if discover:
+        from readiness.targets.discovery import discover_from_cluster  # the cluster client loads on demand
+
+        discoverer = discover_from_cluster
+    return Targets(values, file=file, discoverer=discoverer)
+
+
+# -- compatibility for the Prefect probe ---------------------------------------------------------
+@dataclass(frozen=True)
+class PrefectTarget:
+    api_url: str | None
+    api_key: str | None
+    auth_string: str | None
+    source: str  # where the settings came from, for evidence
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_url)
+
+
+def prefect_target(environ: Mapping[str, str] | None = None, targets: Targets | None = None) -> PrefectTarget:
+    targets = targets or resolve_targets(environ=environ, discover=False)
+    return PrefectTarget(
+        api_url=targets.get("prefect.api_url"),
+        api_key=targets.get("prefect.api_key"),
+        auth_string=targets.get("prefect.auth_string"),
+        source=targets.source("prefect.api_url"),
+    )
