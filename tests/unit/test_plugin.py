@@ -203,3 +203,19 @@ def test_all_four_report_files_and_latest_link(pytester):
         "junit.xml",
     ]
     assert (pytester.path / "out" / "latest").resolve() == run_dirs[0].resolve()
+
+
+def test_the_plugin_registers_every_hook_and_fixture_of_its_job_modules():
+    """The hooks and fixtures live in readiness/engine/<job>.py and are registered as attributes of the plugin
+    module: one defined there but not wired in would silently never run."""
+    import importlib
+
+    from readiness.engine import plugin
+
+    for job in plugin.JOB_MODULES:
+        module = importlib.import_module(f"readiness.engine.{job}")
+        for name, value in vars(module).items():
+            defined_here = getattr(value, "__module__", None) == module.__name__
+            is_fixture = type(value).__name__ == "FixtureFunctionDefinition"
+            if (name.startswith("pytest_") and callable(value) and defined_here) or is_fixture:
+                assert getattr(plugin, name, None) is value, f"readiness.engine.{job}.{name} is not in plugin.py"
