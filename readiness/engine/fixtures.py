@@ -10,14 +10,17 @@ import pytest
 from readiness.core.expect import Expect
 from readiness.core.profile import Profile, Requirement
 from readiness.engine.markers import requirement_marker
-from readiness.engine.state import expect_key, state_of
+from readiness.engine.state import running, state_of
 from readiness.targets.model import Targets
 
 
 @pytest.fixture
-def expect(request: pytest.FixtureRequest) -> Expect:
+def expect() -> Expect:
     """The expectation helper: records observed, expected, unit and evidence for this check."""
-    return request.node.stash.setdefault(expect_key, Expect())
+    # Made when the check's setup began (timeouts.pytest_runtest_setup). Asking for `request` (or a fixture
+    # that does) would have pytest build a fixture definition for it on every check.
+    current = running.expect
+    return current if current is not None else Expect()
 
 
 @pytest.fixture(scope="session")

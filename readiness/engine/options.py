@@ -4,6 +4,7 @@ before any check runs) into the run's state."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state_key] = state
     config.pluginmanager.register(Collector(state), "readiness-collector")
     config.pluginmanager.register(OrderlyStop(state), "readiness-orderly-stop")
+    # What is alive now (the modules, the profile, the targets) lives until the run ends: moved out of the
+    # collector's sight, every later collection (and pytest's own at the end) stops walking it again.
+    gc.freeze()
 
 
 #: Every option whose value is a path: flag -> dest. pytest takes `--flag /elsewhere/x` (two arguments) for

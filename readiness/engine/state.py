@@ -25,6 +25,16 @@ expect_key = pytest.StashKey[Expect]()
 started_key = pytest.StashKey[float]()
 
 
+class Running:
+    """What this process is running now: pytest runs one test at a time in a process (xdist: per worker)."""
+
+    #: the expectation helper of the running check; None while a test that is not a check runs
+    expect: Expect | None = None
+
+
+running = Running()
+
+
 class Interruptible(Protocol):
     """The running check's backstop (timeouts.Alarm), as the SIGTERM handler sees it."""
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from readiness.core.expect import BudgetExhausted, CheckTimeout, Interrupted
+from readiness.core.expect import BudgetExhausted, CheckTimeout, Expect, Interrupted
 from readiness.core.profile import Effect
 from readiness.engine.markers import requirement_marker
-from readiness.engine.state import RunState, started_key, state_of
+from readiness.engine.state import RunState, expect_key, running, started_key, state_of
 
 #: no timeout for a check's setup (a load run is set up once, for as long as it runs), only the SIGTERM stop
 _NO_TIMEOUT_S = 10.0**7
@@ -31,8 +31,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     state = state_of(item.config)
     marker = requirement_marker(item) if state is not None else None
     if state is None or marker is None:
+        running.expect = None
         return (yield)
     item.stash[started_key] = time.perf_counter()
+    item.stash[expect_key] = running.expect = Expect()
     _, effect = marker
     if state.read_only and effect is not Effect.read:
         pytest.skip(f"read-only run: this check has side effects ({effect.value})")
