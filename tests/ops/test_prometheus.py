@@ -17,7 +17,7 @@ from readiness.core.redact import Redactor
 from readiness.core.waivers import WaiverDecision
 from readiness.report.drift import compute_drift
 from readiness.report.model import build_report, write_reports
-from readiness.report.prometheus import TEXTFILE, push, registry
+from readiness.report.prometheus import TEXTFILE, exposition, push, registry
 
 
 def _report(outcome: Outcome, major: int) -> dict:
@@ -91,6 +91,22 @@ def test_drift_adds_the_count_of_new_failures():
     new["drift"] = compute_drift(old, new)
     samples = _samples(generate_latest(registry(new)).decode())
     assert samples[("readiness_drift_new_failures", frozenset({"profile": "aws"}.items()))] == 1
+
+
+def test_the_text_file_is_what_prometheus_client_would_write(tmp_path):
+    """conformance.prom is written without prometheus_client (its import cost more than the file): byte for
+    byte what the library makes of the same metrics, also for awkward labels, help text and numbers."""
+    report = _report(Outcome.fail, 13)
+    report["drift"] = compute_drift(_report(Outcome.passed, 14), report)
+    result = report["results"][0]
+    result["component"] = 'a "quoted" back\\slash\nnewline'
+    result["unit"] = "µs"
+    for observed in (1234567.0, 12345678.5, 0.0001, -3, float("inf"), float("-inf"), float("nan"), 1e22, 7):
+        result["observed"] = observed
+        assert exposition(report) == generate_latest(registry(report)).decode()
+    run_dir = write_reports(report, tmp_path, Redactor())
+    assert (run_dir / TEXTFILE).read_text() == generate_latest(registry(report)).decode()
+    assert [p.name for p in run_dir.glob(f"{TEXTFILE}*")] == [TEXTFILE]  # no partial file left
 
 
 class _Gateway(BaseHTTPRequestHandler):
