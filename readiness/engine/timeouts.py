@@ -41,16 +41,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     remaining = state.remaining()
     if remaining is not None and remaining <= 0:
         raise BudgetExhausted("budget exhausted: the run's --budget ran out before this check started")
-    if state.interrupted_by is not None:
-        raise Interrupted(f"interrupted ({state.interrupted_by}) before this check started")
     # A SIGTERM while fixtures set up (a Locust run, a tagged flow run) ends the setup the same way as a
     # check: at once, or when the cleanup it is in is done.
-    with Alarm(_NO_TIMEOUT_S, CheckTimeout("no timeout")) as alarm:
-        state.alarm = alarm
-        try:
-            return (yield)
-        finally:
-            state.alarm = None
+    with Alarm(state, _NO_TIMEOUT_S, CheckTimeout("no timeout")):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -65,14 +59,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     if remaining is not None and remaining < timeout:
         timeout = remaining
         error = BudgetExhausted("budget exhausted: the run's --budget ran out during this check")
-    if state.interrupted_by is not None:  # set up, then the run was stopped: do not start it
-        raise Interrupted(f"interrupted ({state.interrupted_by}) before this check started")
-    with Alarm(timeout, error) as alarm:
-        state.alarm = alarm
-        try:
-            return (yield)
-        finally:
-            state.alarm = None
+    with Alarm(state, timeout, error):
+        return (yield)
 
 
 class Alarm:
@@ -80,19 +68,22 @@ class Alarm:
     pytest runs tests). Probes keep their own deadlines (`probe_timeout`); this only ends a check that
     overran. It never interrupts cleanup: while the check is inside a `finally:` body or a context
     manager's `__exit__`, the alarm waits and fires when the cleanup is done; a check whose cleanup ran
-    past the timeout still ends as timed out."""
+    past the timeout still ends as timed out. A phase of a run already stopped (SIGTERM) does not start; while
+    the phase runs, the alarm is `state.alarm`, where the SIGTERM handler finds it."""
 
     #: seconds between looks while a cleanup runs
     RETRY = 0.05
 
-    def __init__(self, seconds: float, error: Exception) -> None:
-        self.seconds, self.error = seconds, error
+    def __init__(self, state: RunState, seconds: float, error: Exception) -> None:
+        self.state, self.seconds, self.error = state, seconds, error
         self.expired = False
         self.fired = False
         #: an interruption (SIGTERM) waiting for the check to leave its cleanup
         self.pending: Exception | None = None
 
     def __enter__(self) -> Alarm:
+        if self.state.interrupted_by is not None:
+            raise Interrupted(f"interrupted ({self.state.interrupted_by}) before this check started")
         if self.seconds <= 0:
             raise self.error
 
@@ -107,6 +98,7 @@ class Alarm:
 
         self._previous = signal.signal(signal.SIGALRM, _fire)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.state.alarm = self
         return self
 
     def interrupt(self, error: Exception, frame: Any) -> None:
@@ -121,6 +113,7 @@ class Alarm:
         raise error
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.state.alarm = None
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
         if (self.expired or self.pending) and not self.fired and exc_type is None:
