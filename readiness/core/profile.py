@@ -6,15 +6,23 @@ line naming the file, the key and what was expected; the plugin turns it into py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
+from readiness import __version__
 from readiness.core import bundle
+from readiness.core.cache import CACHE_ROOT
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 #: the shipped profiles: the checkout's profiles/, or their copy inside the installed package
 PROFILE_DIR = bundle.path("profiles")
@@ -37,69 +45,106 @@ class Effect(StrEnum):
     load = "load"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class Requirement:
+    """One documented minimum, as the catalog states it (its file shape: `_schema().Requirement`)."""
 
-
-class Requirement(_Strict):
-    """One documented minimum, as the catalog states it."""
-
-    id: str = Field(pattern=REQUIREMENT_ID)
-    component: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    id: str
+    component: str
     title: str
     level: Level
-    source: str = Field(description="the sentence of the documentation this requirement comes from")
+    #: the sentence of the documentation this requirement comes from
+    source: str
     rationale: str
     remediation: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    timeout: float | None = Field(default=None, gt=0, description="seconds for one check of this requirement")
+    params: dict[str, Any] = field(default_factory=dict)
+    #: seconds for one check of this requirement
+    timeout: float | None = None
 
 
-class RequirementOverride(_Strict):
-    """What a profile that extends another may change of an inherited requirement."""
+@dataclass(frozen=True)
+class Settings:
+    """A profile's settings (their file shape: `_schema().Settings`)."""
 
-    title: str | None = None
-    level: Level | None = None
-    rationale: str | None = None
-    remediation: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    timeout: float | None = Field(default=None, gt=0)
-
-
-class Settings(_Strict):
-    default_timeout: float = Field(default=30.0, gt=0, description="seconds per check unless the requirement says")
-    domain: str | None = Field(default=None, description="the install's DNS domain (api.<domain>, app.<domain>)")
+    #: seconds per check unless the requirement says
+    default_timeout: float = 30.0
+    #: the install's DNS domain (api.<domain>, app.<domain>)
+    domain: str | None = None
     namespace: str = "prefect"
-    report_store: str | None = Field(
-        default=None,
-        pattern=r"^(s3|gs|az)://[^/]+/?.*$",
-        description="where `readiness run` also keeps each report and finds the previous one: "
-        "s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://ACCOUNT/CONTAINER/PREFIX (cloud SDK credentials)",
-    )
+    #: where `readiness run` also keeps each report and finds the previous one
+    report_store: str | None = None
 
 
-class ProfileFile(_Strict):
-    """The on-disk shape of a profile file."""
+@functools.cache
+def _schema() -> SimpleNamespace:
+    """The shape of a profile file as pydantic models, built on first use: only validating a file needs them
+    (a profile validated before is read back without them, see `_remembered`)."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-    schema_version: Literal[1] = 1
-    name: str
-    description: str = ""
-    extends: str | None = None
-    cloud: Literal["aws", "gcp", "azure", "sandbox"] | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
-    requirements: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    #: cloud facts the checks compare against: instance-type catalog, CSI provisioners, managed services
-    catalog: dict[str, Any] = Field(default_factory=dict)
+    class _Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("requirements")
-    @classmethod
-    def _ids_are_well_formed(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        import re
+    class RequirementModel(_Strict):
+        """One documented minimum, as the catalog states it."""
 
-        for key in value:
-            if not re.match(REQUIREMENT_ID, key):
-                raise ValueError(f"requirement ID {key!r} is not of the form COMPONENT-NAME (e.g. K8S-NODE-COUNT)")
-        return value
+        id: str = Field(pattern=REQUIREMENT_ID)
+        component: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+        title: str
+        level: Level
+        source: str = Field(description="the sentence of the documentation this requirement comes from")
+        rationale: str
+        remediation: str
+        params: dict[str, Any] = Field(default_factory=dict)
+        timeout: float | None = Field(default=None, gt=0, description="seconds for one check of this requirement")
+
+    class RequirementOverride(_Strict):
+        """What a profile that extends another may change of an inherited requirement."""
+
+        title: str | None = None
+        level: Level | None = None
+        rationale: str | None = None
+        remediation: str | None = None
+        params: dict[str, Any] = Field(default_factory=dict)
+        timeout: float | None = Field(default=None, gt=0)
+
+    class SettingsModel(_Strict):
+        default_timeout: float = Field(default=30.0, gt=0, description="seconds per check unless the requirement says")
+        domain: str | None = Field(default=None, description="the install's DNS domain (api.<domain>, app.<domain>)")
+        namespace: str = "prefect"
+        report_store: str | None = Field(
+            default=None,
+            pattern=r"^(s3|gs|az)://[^/]+/?.*$",
+            description="where `readiness run` also keeps each report and finds the previous one: "
+            "s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://ACCOUNT/CONTAINER/PREFIX (cloud SDK credentials)",
+        )
+
+    class ProfileFile(_Strict):
+        """The on-disk shape of a profile file."""
+
+        schema_version: Literal[1] = 1
+        name: str
+        description: str = ""
+        extends: str | None = None
+        cloud: Literal["aws", "gcp", "azure", "sandbox"] | None = None
+        settings: dict[str, Any] = Field(default_factory=dict)
+        requirements: dict[str, dict[str, Any]] = Field(default_factory=dict)
+        #: cloud facts the checks compare against: instance-type catalog, CSI provisioners, managed services
+        catalog: dict[str, Any] = Field(default_factory=dict)
+
+        @field_validator("requirements")
+        @classmethod
+        def _ids_are_well_formed(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+            import re
+
+            for key in value:
+                if not re.match(REQUIREMENT_ID, key):
+                    raise ValueError(f"requirement ID {key!r} is not of the form COMPONENT-NAME (e.g. K8S-NODE-COUNT)")
+            return value
+
+    return SimpleNamespace(
+        Requirement=RequirementModel, RequirementOverride=RequirementOverride, Settings=SettingsModel,
+        ProfileFile=ProfileFile,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,10 +231,18 @@ def _resolve_extends(name_or_path: str, beside: Path, search_dir: Path) -> Path:
 
 def load_yaml(text: str) -> Any:
     """safe_load, with libyaml's C loader when PyYAML has it (ten times faster on the catalog)."""
+    import yaml
+
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
 
 
-def _read_file(path: Path) -> ProfileFile:
+def _read_file(path: Path) -> Any:
+    """The file at `path` as a validated ProfileFile (see `_schema`)."""
+    import yaml
+    from pydantic import ValidationError
+
+    ProfileFile = _schema().ProfileFile  # noqa: N806 - a class
+
     try:
         raw = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
@@ -208,8 +261,21 @@ def _read_file(path: Path) -> ProfileFile:
 
 def load_profile(name_or_path: str, search_dir: Path = PROFILE_DIR) -> Profile:
     """Load a profile and every profile it extends, merge them and validate the result."""
-    chain: list[tuple[Path, ProfileFile]] = []
     path = resolve_profile_path(name_or_path, search_dir)
+    cached = _remembered(path, search_dir)
+    if cached is not None:
+        return cached
+    profile, extends = _validate(path, search_dir)
+    _remember(profile, extends, search_dir)
+    return profile
+
+
+def _validate(path: Path, search_dir: Path) -> tuple[Profile, list[str | None]]:
+    """The profile at `path`, validated, and the `extends:` of each of its files (base first)."""
+    from pydantic import ValidationError
+
+    schema = _schema()
+    chain: list[tuple[Path, Any]] = []
     seen: set[Path] = set()
     while True:
         if path in seen:
@@ -225,7 +291,7 @@ def load_profile(name_or_path: str, search_dir: Path = PROFILE_DIR) -> Profile:
             raise ProfileError(f"{path}: extends: {exc}") from None
     chain.reverse()  # base first
 
-    requirements: dict[str, Requirement] = {}
+    requirements: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     catalog: dict[str, Any] = {}
     for path, data in chain:
@@ -235,35 +301,125 @@ def load_profile(name_or_path: str, search_dir: Path = PROFILE_DIR) -> Profile:
             prefix = ("requirements", req_id)
             if req_id in requirements:
                 try:
-                    override = RequirementOverride.model_validate(body)
+                    override = schema.RequirementOverride.model_validate(body)
                 except ValidationError as exc:
-                    raise ProfileError(_validation_message(path, prefix, exc, RequirementOverride)) from None
+                    raise ProfileError(_validation_message(path, prefix, exc, schema.RequirementOverride)) from None
                 current = requirements[req_id].model_dump()
                 changes = override.model_dump(exclude_unset=True)
                 merged = _deep_merge(current, changes)
-                requirements[req_id] = Requirement.model_validate(merged)
+                requirements[req_id] = schema.Requirement.model_validate(merged)
             else:
-                if set(body) <= set(RequirementOverride.model_fields) and "component" not in body:
+                if set(body) <= set(schema.RequirementOverride.model_fields) and "component" not in body:
                     raise ProfileError(
                         f"{path}: requirements.{req_id}: unknown requirement ID; expected one of the catalog's IDs "
                         f"(e.g. {', '.join(sorted(requirements)[:3]) or 'K8S-NODE-COUNT'}) or a full definition "
                         "with component, title, level, source, rationale, remediation"
                     )
                 try:
-                    requirements[req_id] = Requirement.model_validate({"id": req_id, **body})
+                    requirements[req_id] = schema.Requirement.model_validate({"id": req_id, **body})
                 except ValidationError as exc:
-                    raise ProfileError(_validation_message(path, prefix, exc, Requirement)) from None
+                    raise ProfileError(_validation_message(path, prefix, exc, schema.Requirement)) from None
     top = chain[-1][1]
     try:
-        resolved_settings = Settings.model_validate(settings)
+        resolved_settings = schema.Settings.model_validate(settings)
     except ValidationError as exc:
-        raise ProfileError(_validation_message(chain[-1][0], ("settings",), exc, Settings)) from None
-    return Profile(
+        raise ProfileError(_validation_message(chain[-1][0], ("settings",), exc, schema.Settings)) from None
+    profile = Profile(
         name=top.name,
         description=top.description,
         cloud=next((d.cloud for _, d in reversed(chain) if d.cloud), None),
         files=[p for p, _ in chain],
-        settings=resolved_settings,
-        requirements=requirements,
+        settings=Settings(**resolved_settings.model_dump()),
+        requirements={req_id: Requirement(**model.model_dump()) for req_id, model in requirements.items()},
         catalog=catalog,
     )
+    return profile, [d.extends for _, d in chain]
+
+
+# -- validated profiles, remembered --------------------------------------------------------------
+# Validating a profile means importing YAML and pydantic and building its models: more than the rest of a
+# 500-check run's setup. A profile whose files, and this code, are unchanged since it was validated is
+# read back from the cache instead, only where it comes back identical (JSON keeps every value it holds).
+_CACHE = CACHE_ROOT / "profiles"
+
+
+@functools.cache
+def _code_version() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _entry(path: Path, search_dir: Path) -> Path:
+    key = f"{path}\0{search_dir.resolve()}\0{_code_version()}"
+    return _CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _as_data(profile: Profile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "description": profile.description,
+        "cloud": profile.cloud,
+        "settings": dataclasses.asdict(profile.settings),
+        "requirements": {
+            req_id: {**dataclasses.asdict(req), "level": req.level.value}
+            for req_id, req in profile.requirements.items()
+        },
+        "catalog": profile.catalog,
+    }
+
+
+def _remember(profile: Profile, extends: list[str | None], search_dir: Path) -> None:
+    data = _as_data(profile)
+    try:
+        if json.loads(json.dumps(data)) != data:  # a value JSON would change (a date, a number as a key)
+            return
+        files = [
+            {"path": str(p), "sha256": _digest(p), "extends": e} for p, e in zip(profile.files, extends, strict=True)
+        ]
+        entry = _entry(profile.files[-1], search_dir)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        partial = entry.with_name(f"{entry.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"files": files, "profile": data}))
+        partial.replace(entry)
+    except (OSError, TypeError, ValueError):  # a read-only home, a value JSON cannot hold: validate next time
+        return
+
+
+def _remembered(path: Path, search_dir: Path) -> Profile | None:
+    """The profile as validated before, if its files and their `extends:` still resolve to the same bytes."""
+    try:
+        saved = json.loads(_entry(path, search_dir).read_text())
+        files = saved["files"]
+        if not files or Path(files[-1]["path"]) != path:
+            return None
+        for index, file in enumerate(files):
+            current = Path(file["path"])
+            if _digest(current) != file["sha256"]:
+                return None
+            extends = file["extends"]
+            if (extends is None) != (index == 0):
+                return None
+            if extends is not None and _resolve_extends(extends, current.parent, search_dir) != Path(
+                files[index - 1]["path"]
+            ):
+                return None
+        data = saved["profile"]
+        return Profile(
+            name=data["name"],
+            description=data["description"],
+            cloud=data["cloud"],
+            files=[Path(f["path"]) for f in files],
+            settings=Settings(**data["settings"]),
+            requirements={
+                req_id: Requirement(**{**body, "level": Level(body["level"])})
+                for req_id, body in data["requirements"].items()
+            },
+            catalog=data["catalog"],
+        )
+    except (OSError, ValueError, KeyError, TypeError, ProfileError):
+        return None

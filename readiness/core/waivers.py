@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from readiness.core.model import Outcome
 from readiness.core.profile import REQUIREMENT_ID, Level, Profile, ProfileError, _validation_message, load_yaml
@@ -16,22 +15,43 @@ from readiness.core.profile import REQUIREMENT_ID, Level, Profile, ProfileError,
 WAIVABLE = frozenset({Outcome.fail, Outcome.warn, Outcome.error})
 
 
-class Waiver(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+@dataclass(frozen=True)
+class Waiver:
+    """One accepted deviation (its file shape: `_waiver_file()`)."""
 
-    id: str = Field(pattern=REQUIREMENT_ID)
-    reason: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
+    id: str
+    reason: str
+    owner: str
     expires: dt.date
 
 
-class WaiverFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+@functools.cache
+def _waiver_file() -> tuple[Any, Any]:
+    """(the waiver file's model, one waiver's model) in pydantic, built on first use: only reading a waiver
+    file needs them, and a run without one does not import pydantic."""
+    from pydantic import BaseModel, ConfigDict, Field
 
-    waivers: list[Waiver] = Field(default_factory=list)
+    class WaiverModel(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        id: str = Field(pattern=REQUIREMENT_ID)
+        reason: str = Field(min_length=1)
+        owner: str = Field(min_length=1)
+        expires: dt.date
+
+    class WaiverFile(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        waivers: list[WaiverModel] = Field(default_factory=list)
+
+    return WaiverFile, WaiverModel
 
 
 def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
+    import yaml
+    from pydantic import ValidationError
+
+    waiver_file, waiver_model = _waiver_file()
     try:
         raw = load_yaml(path.read_text()) or {}
     except OSError as exc:
@@ -41,9 +61,9 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: (top level): expected a mapping with key `waivers: [...]`")
     try:
-        waivers = WaiverFile.model_validate(raw).waivers
+        waivers = [Waiver(**w.model_dump()) for w in waiver_file.model_validate(raw).waivers]
     except ValidationError as exc:
-        raise ProfileError(_validation_message(path, (), exc, Waiver)) from None
+        raise ProfileError(_validation_message(path, (), exc, waiver_model)) from None
     for index, waiver in enumerate(waivers):
         if waiver.id not in profile.requirements:
             raise ProfileError(

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from readiness.targets.conventions import _convention_layer, ca_bundle
 from readiness.targets.files import _file_layer, load_targets_file
@@ -26,7 +27,6 @@ from readiness.targets.model import (
     Resolved,
     Targets,
     TargetsError,
-    TargetsFile,
     _derived,
     all_keys,
 )
@@ -85,3 +85,12 @@ def prefect_target(environ: Mapping[str, str] | None = None, targets: Targets | 
         auth_string=targets.get("prefect.auth_string"),
         source=targets.source("prefect.api_url"),
     )
+
+
+def __getattr__(name: str) -> Any:
+    """TargetsFile (the file's shape, in pydantic) loads on first use: a run without a targets file needs none."""
+    if name == "TargetsFile":
+        from readiness.targets.schema import TargetsFile
+
+        return TargetsFile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

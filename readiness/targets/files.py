@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ValidationError
+from readiness.targets.model import _PATH_KEYS, SECRETS, Resolved, TargetsError
 
-from readiness.targets.model import _PATH_KEYS, SECRETS, Resolved, TargetsError, TargetsFile, _Section
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from readiness.targets.schema import TargetsFile
 
 
 # -- layer 1: the targets file -------------------------------------------------------------------
@@ -38,6 +41,10 @@ def _inline_secret_refusals(path: Path, raw: dict[str, Any]) -> None:
 
 
 def _validation_message(path: Path, exc: ValidationError) -> str:
+    from pydantic import BaseModel
+
+    from readiness.targets.schema import TargetsFile
+
     error = exc.errors()[0]
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     kind = error["type"]
@@ -57,7 +64,10 @@ def _validation_message(path: Path, exc: ValidationError) -> str:
 
 
 def load_targets_file(path: Path) -> TargetsFile:
+    from pydantic import ValidationError
+
     from readiness.core.profile import load_yaml
+    from readiness.targets.schema import TargetsFile
 
     try:
         raw = load_yaml(path.read_text())
@@ -96,6 +106,8 @@ def _read_secret(
 
 
 def _file_layer(path: Path, environ: Mapping[str, str]) -> dict[str, Resolved]:
+    from readiness.targets.schema import TargetsFile, _Section
+
     data = load_targets_file(path)
     source = f"targets file {path}"
     out: dict[str, Resolved] = {}

@@ -21,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field
 
 TARGETS_ENV = "READINESS_TARGETS"
 SHOWN_SECRET = "***"
@@ -32,127 +30,6 @@ SHOWN_SECRET = "***"
 
 class TargetsError(Exception):
     """A targets file is invalid; the message is one line: file, key, what was expected."""
-
-
-# -- the file's shape ----------------------------------------------------------------------------
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KubernetesTargets(_Section):
-    kubeconfig: str | None = Field(default=None, description="kubeconfig path, or `in-cluster`")
-    context: str | None = Field(default=None, description="kubeconfig context (default: the current one)")
-    namespace: str | None = Field(default=None, description="Prefect's namespace")
-    ingress_namespace: str | None = None
-    mesh_namespace: str | None = None
-
-
-class PrefectTargets(_Section):
-    api_url: str | None = Field(default=None, description="the Prefect API URL the clients use (…/api)")
-    api_key_file: str | None = None
-    api_key_env: str | None = None
-    auth_string_file: str | None = None
-    auth_string_env: str | None = None
-    ui_url: str | None = Field(default=None, description="the public UI URL")
-    ui_api_url: str | None = Field(default=None, description="the API URL the UI hands the browser")
-    deployment: str | None = Field(default=None, description="flow/deployment for the end-to-end run")
-    work_pool: str | None = None
-
-
-class EdgeTargets(_Section):
-    api_host: str | None = Field(default=None, description="public API host name (TLS SNI, DNS)")
-    ui_host: str | None = Field(default=None, description="public UI host name")
-    port: int | None = Field(default=None, ge=1, le=65535)
-    http_port: int | None = Field(default=None, ge=1, le=65535)
-    address: str | None = Field(default=None, description="IP to connect to when the names do not resolve here")
-    lb_address: str | None = Field(default=None, description="what DNS must answer: the load balancer address")
-    resolver: str | None = Field(default=None, description="DNS resolver, ip or ip:port (default: the system's)")
-    caa_issuer: str | None = Field(default=None, description="the CAA identifier of the CA that issues the leaf")
-    ca_bundle: str | None = None
-
-
-class RedisTargets(_Section):
-    urls: dict[str, str] | None = Field(default=None, description="role -> redis:// or rediss:// URL")
-    username: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None
-    ca_bundle: str | None = None
-    workload: str | None = Field(default=None, description="namespace/kind/name of a self-hosted Redis")
-    plaintext_url: str | None = None
-
-
-class PostgresTargets(_Section):
-    host: str | None = None
-    hostaddr: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    user: str | None = None
-    dbname: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
-    sslrootcert: str | None = None
-    workload: str | None = None
-
-
-class _MailServerTargets(_Section):
-    host: str | None = None
-    address: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    username: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None
-
-
-class SmtpTargets(_MailServerTargets):
-    sender: str | None = None
-    recipient: str | None = None
-    ca_bundle: str | None = None
-
-
-class ImapTargets(_MailServerTargets):
-    mailbox: str | None = None
-
-
-class OidcTargets(_Section):
-    preset: Literal["okta", "adfs", "oidc"] | None = None
-    issuer: str | None = None
-    client_id: str | None = None
-    client_secret_file: str | None = None
-    client_secret_env: str | None = None
-    redirect_uri: str | None = None
-    scopes: list[str] | None = None
-    username: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None
-    login: Literal["browser", "password"] | None = None
-    ca_bundle: str | None = None
-
-
-class CloudTargets(_Section):
-    provider: Literal["aws", "gcp", "azure"] | None = None
-    region: str | None = None
-    account: str | None = None
-    project: str | None = None
-    subscription: str | None = None
-    resource_group: str | None = None
-    cluster: str | None = None
-    redis: str | None = Field(default=None, description="the managed Redis resource's name/ID")
-    postgres: str | None = Field(default=None, description="the managed PostgreSQL resource's name/ID")
-    endpoint_url: str | None = Field(default=None, description="API endpoint override (a local emulator)")
-
-
-class TargetsFile(_Section):
-    schema_version: Literal[1] = 1
-    ca_bundle: str | None = Field(default=None, description="CA bundle trusted for the install's TLS")
-    kubernetes: KubernetesTargets = KubernetesTargets()
-    prefect: PrefectTargets = PrefectTargets()
-    edge: EdgeTargets = EdgeTargets()
-    redis: RedisTargets = RedisTargets()
-    postgres: PostgresTargets = PostgresTargets()
-    smtp: SmtpTargets = SmtpTargets()
-    imap: ImapTargets = ImapTargets()
-    oidc: OidcTargets = OidcTargets()
-    cloud: CloudTargets = CloudTargets()
 
 
 #: secret name -> (section, field); each is given in the file as <field>_file or <field>_env
@@ -224,6 +101,8 @@ class Resolved:
 
 def all_keys() -> list[str]:
     """Every key a targets file can give (secrets by their resolved name), in file order."""
+    from readiness.targets.schema import TargetsFile, _Section
+
     keys: list[str] = []
     for section, info in TargetsFile.model_fields.items():
         if section == "schema_version":
@@ -348,3 +227,13 @@ class Targets:
             self._discover()
         order = {k: i for i, k in enumerate(all_keys())}
         yield from sorted(self._values.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+
+def __getattr__(name: str) -> Any:
+    """The file's shape (TargetsFile and its sections) moved to readiness.targets.schema; kept here by name."""
+    if not name.startswith("__"):
+        from readiness.targets import schema
+
+        if hasattr(schema, name):
+            return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -214,3 +214,67 @@ def test_catalog_migration_heads_agree_with_the_installed_prefect():
     local = local_migration_head()
     if local is not None and local.prefect_version in heads:
         assert str(heads[local.prefect_version]) == local.revision
+
+
+# -- validated profiles, remembered ----------------------------------------------------------------
+def _fresh_process(code: str, cache: Path) -> str:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "READINESS_CACHE": str(cache)}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_profile_validated_once_is_read_back_without_yaml_or_pydantic_and_the_same(tmp_path):
+    code = (
+        "import sys\n"
+        "from readiness.core import profile as m\n"
+        "loaded = m.load_profile('aws')\n"
+        "imported = 'yaml' in sys.modules or 'pydantic' in sys.modules\n"
+        "fresh, _ = m._validate(m.resolve_profile_path('aws'), m.PROFILE_DIR)\n"
+        "print(imported, loaded == fresh)\n"
+    )
+    assert _fresh_process(code, tmp_path).split() == ["True", "True"]  # validated, and remembered
+    assert _fresh_process(code, tmp_path).split() == ["False", "True"]  # read back: the same profile
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    from readiness.core import profile
+
+    monkeypatch.setattr(profile, "_CACHE", tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def test_a_changed_profile_file_is_validated_again(tmp_path, cache):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: mine\nextends: aws\nsettings:\n  default_timeout: 12\n")
+    assert load_profile(str(mine)).settings.default_timeout == 12
+    assert list(cache.glob("*.json"))
+    assert load_profile(str(mine)).settings.default_timeout == 12  # read back
+    mine.write_text("name: mine\nextends: aws\nsettings:\n  default_timeout: 13\n")
+    assert load_profile(str(mine)).settings.default_timeout == 13
+    mine.write_text("name: mine\nextends: aws\nsettings:\n  default_timeout: -1\n")
+    with pytest.raises(ProfileError, match="settings.default_timeout"):
+        load_profile(str(mine))
+
+
+def test_a_profile_that_extends_resolves_again_when_a_file_beside_it_appears(tmp_path, cache):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: mine\nextends: aws\n")
+    assert load_profile(str(mine)).files[0].parent == PROFILE_DIR  # base.yaml, then aws.yaml, then mine
+    (tmp_path / "aws.yaml").write_text("name: my-aws\nextends: base\nsettings:\n  default_timeout: 7\n")
+    profile = load_profile(str(mine))
+    assert profile.files[-2] == tmp_path / "aws.yaml"
+    assert profile.settings.default_timeout == 7
+
+
+def test_a_profile_with_values_json_would_change_is_not_remembered(tmp_path, cache):
+    import datetime as dt
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: mine\nextends: aws\ncatalog:\n  since: 2026-01-02\n  sizes: {1: one}\n")
+    profile = load_profile(str(mine))
+    assert profile.catalog["since"] == dt.date(2026, 1, 2) and profile.catalog["sizes"] == {1: "one"}
+    assert not list(cache.glob("*.json"))
+    assert load_profile(str(mine)) == profile
