@@ -7,6 +7,11 @@ import threading
 
 import pytest
 
+# pytester's in-process runs drop every module first imported inside them, and PyYAML cannot be imported a
+# second time in one process (its C loader keeps the first copy's classes and then rejects every node). The
+# plugin imports PyYAML only when a run reads a YAML file, so it is imported here, before any in-process run.
+import yaml  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from readiness.core.profile import Effect
-from readiness.engine.state import state_of
+from readiness.engine.state import RunState, state_of
 
 _marker_key = pytest.StashKey["tuple[str, Effect] | None"]()
 
@@ -18,6 +18,15 @@ def requirement_marker(item: pytest.Item) -> tuple[str, Effect] | None:
     if _marker_key not in item.stash:
         item.stash[_marker_key] = _read_marker(item)
     return item.stash[_marker_key]
+
+
+def check_of(item: pytest.Item) -> tuple[RunState, str, Effect] | None:
+    """(the run's state, requirement ID, side-effect class) when `item` is a check of a run with a profile."""
+    state = state_of(item.config)
+    marker = requirement_marker(item) if state is not None else None
+    if state is None or marker is None:
+        return None
+    return state, marker[0], marker[1]
 
 
 def _read_marker(item: pytest.Item) -> tuple[str, Effect] | None:
@@ -56,10 +65,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_deselected(items: list[pytest.Item]) -> None:
     """-k, -m and --deselect leave checks out on purpose: their requirements are not in this run."""
     for item in items:
-        state = state_of(item.config)
-        marker = requirement_marker(item) if state is not None else None
-        if state is not None and marker is not None:
-            state.scope.deselected.add(marker[0])
+        check = check_of(item)
+        if check is not None:
+            state, requirement_id, _ = check
+            state.scope.deselected.add(requirement_id)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

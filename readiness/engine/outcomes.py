@@ -14,7 +14,7 @@ import pytest
 from readiness.core.expect import CheckError, ExpectationNotMet, now_iso
 from readiness.core.model import CheckResult, Outcome
 from readiness.core.profile import Level
-from readiness.engine.markers import requirement_marker
+from readiness.engine.markers import check_of
 from readiness.engine.state import RunState, expect_key, started_key, state_of
 
 #: the user property that carries a check's result (JSON, redacted) on its test report
@@ -39,11 +39,10 @@ def classify(call: pytest.CallInfo[None], level: Level) -> tuple[Outcome, str]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report: pytest.TestReport = yield
-    state = state_of(item.config)
-    marker = requirement_marker(item) if state is not None else None
-    if state is None or marker is None:
+    check = check_of(item)
+    if check is None:
         return report
-    requirement_id, effect = marker
+    state, requirement_id, effect = check
     level = state.profile.requirements[requirement_id].level
     redact = state.redactor.text
     finished_phase = call.when == "call" or (call.when == "setup" and call.excinfo is not None)

@@ -19,8 +19,8 @@ import pytest
 
 from readiness.core.expect import BudgetExhausted, CheckTimeout, Expect, Interrupted
 from readiness.core.profile import Effect
-from readiness.engine.markers import requirement_marker
-from readiness.engine.state import RunState, expect_key, running, started_key, state_of
+from readiness.engine.markers import check_of
+from readiness.engine.state import RunState, expect_key, running, started_key
 
 #: no timeout for a check's setup (a load run is set up once, for as long as it runs), only the SIGTERM stop
 _NO_TIMEOUT_S = 10.0**7
@@ -28,14 +28,13 @@ _NO_TIMEOUT_S = 10.0**7
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
-    state = state_of(item.config)
-    marker = requirement_marker(item) if state is not None else None
-    if state is None or marker is None:
+    check = check_of(item)
+    if check is None:
         running.expect = None
         return (yield)
+    state, _, effect = check
     item.stash[started_key] = time.perf_counter()
     item.stash[expect_key] = running.expect = Expect()
-    _, effect = marker
     if state.read_only and effect is not Effect.read:
         pytest.skip(f"read-only run: this check has side effects ({effect.value})")
     remaining = state.remaining()
@@ -49,11 +48,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    state = state_of(item.config)
-    marker = requirement_marker(item) if state is not None else None
-    if state is None or marker is None:
+    check = check_of(item)
+    if check is None:
         return (yield)
-    timeout = state.profile.timeout_for(marker[0])
+    state, requirement_id, _ = check
+    timeout = state.profile.timeout_for(requirement_id)
     error: Exception = CheckTimeout(f"timed out after {timeout:g} s (the requirement's timeout)")
     remaining = state.remaining()
     if remaining is not None and remaining < timeout:
@@ -90,11 +89,7 @@ class Alarm:
         def _fire(signum: int, frame: Any) -> None:
             if self.pending is None:
                 self.expired = True
-            if in_cleanup(frame):
-                signal.setitimer(signal.ITIMER_REAL, self.RETRY)
-                return
-            self.fired = True
-            raise self.pending or self.error
+            self._end(self.pending or self.error, frame)
 
         self._previous = signal.signal(signal.SIGALRM, _fire)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
@@ -106,6 +101,10 @@ class Alarm:
         if self.fired:
             return
         self.pending = error
+        self._end(error, frame)
+
+    def _end(self, error: Exception, frame: Any) -> None:
+        """Raise `error` in the check now; inside its cleanup, look again shortly instead."""
         if in_cleanup(frame):
             signal.setitimer(signal.ITIMER_REAL, self.RETRY)
             return
