@@ -78,8 +78,9 @@ class Settings:
 @functools.cache
 def _schema() -> SimpleNamespace:
     """The shape of a profile file as pydantic models, built on first use: only validating a file needs them
-    (a profile validated before is read back without them, see `_remembered`)."""
-    from pydantic import BaseModel, ConfigDict, Field, field_validator
+    (a profile validated before is read back without them, see `_remembered`). The ValidationError they raise
+    comes with them: a process that dropped pydantic from sys.modules (pytester does) imports another one."""
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
     class _Strict(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -143,7 +144,7 @@ def _schema() -> SimpleNamespace:
 
     return SimpleNamespace(
         Requirement=RequirementModel, RequirementOverride=RequirementOverride, Settings=SettingsModel,
-        ProfileFile=ProfileFile,
+        ProfileFile=ProfileFile, ValidationError=ValidationError,
     )  # fmt: skip
 
 
@@ -239,9 +240,8 @@ def load_yaml(text: str) -> Any:
 def _read_file(path: Path) -> Any:
     """The file at `path` as a validated ProfileFile (see `_schema`)."""
     import yaml
-    from pydantic import ValidationError
 
-    ProfileFile = _schema().ProfileFile  # noqa: N806 - a class
+    ProfileFile, ValidationError = _schema().ProfileFile, _schema().ValidationError  # noqa: N806 - classes
 
     try:
         raw = load_yaml(path.read_text())
@@ -272,9 +272,8 @@ def load_profile(name_or_path: str, search_dir: Path = PROFILE_DIR) -> Profile:
 
 def _validate(path: Path, search_dir: Path) -> tuple[Profile, list[str | None]]:
     """The profile at `path`, validated, and the `extends:` of each of its files (base first)."""
-    from pydantic import ValidationError
-
     schema = _schema()
+    ValidationError = schema.ValidationError  # noqa: N806 - a class
     chain: list[tuple[Path, Any]] = []
     seen: set[Path] = set()
     while True:

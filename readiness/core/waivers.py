@@ -26,10 +26,10 @@ class Waiver:
 
 
 @functools.cache
-def _waiver_file() -> tuple[Any, Any]:
-    """(the waiver file's model, one waiver's model) in pydantic, built on first use: only reading a waiver
-    file needs them, and a run without one does not import pydantic."""
-    from pydantic import BaseModel, ConfigDict, Field
+def _waiver_file() -> tuple[Any, Any, type[Exception]]:
+    """(the waiver file's model, one waiver's model, the ValidationError they raise) in pydantic, built on first
+    use: only reading a waiver file needs them, and a run without one does not import pydantic."""
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
     class WaiverModel(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,14 +44,13 @@ def _waiver_file() -> tuple[Any, Any]:
 
         waivers: list[WaiverModel] = Field(default_factory=list)
 
-    return WaiverFile, WaiverModel
+    return WaiverFile, WaiverModel, ValidationError
 
 
 def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
     import yaml
-    from pydantic import ValidationError
 
-    waiver_file, waiver_model = _waiver_file()
+    waiver_file, waiver_model, validation_error = _waiver_file()
     try:
         raw = load_yaml(path.read_text()) or {}
     except OSError as exc:
@@ -62,7 +61,7 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
         raise ProfileError(f"{path}: (top level): expected a mapping with key `waivers: [...]`")
     try:
         waivers = [Waiver(**w.model_dump()) for w in waiver_file.model_validate(raw).waivers]
-    except ValidationError as exc:
+    except validation_error as exc:
         raise ProfileError(_validation_message(path, (), exc, waiver_model)) from None
     for index, waiver in enumerate(waivers):
         if waiver.id not in profile.requirements:
