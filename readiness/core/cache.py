@@ -1,4 +1,5 @@
-"""Where prefect-readiness keeps what it builds once and reuses: compiled binaries, templates, UI assets.
+"""Where prefect-readiness keeps what it builds once and reuses: compiled binaries, templates, UI assets,
+validated profiles.
 
 `READINESS_CACHE`, else `~/.cache/prefect-readiness`; entries are keyed by version by their users.
 """
