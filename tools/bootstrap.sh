@@ -34,3 +34,27 @@ if ((${#missing[@]})); then
 fi
 
 bash "$HERE/k8s/build.sh"
+
+# Test tools from the npm registry, installed once into the cache (keyed by version) with a retry; a failed
+# install prints npm's own output. Azurite: the Azure Blob emulator tests/ops/test_upload.py runs.
+CACHE="${READINESS_CACHE:-$HOME/.cache/prefect-readiness}"
+npm_tool() {  # npm_tool NAME VERSION BIN
+  local name="$1" version="$2" bin="$3" dir="$CACHE/npm/$1-$2" log attempt
+  [[ -x "$dir/node_modules/.bin/$bin" ]] && return 0
+  command -v npm >/dev/null || { echo "bootstrap: npm is needed to install $name $version (Debian package npm)" >&2; return 1; }
+  mkdir -p "$dir"
+  log="$(mktemp)"
+  for attempt in 1 2 3; do
+    echo "bootstrap: npm install $name@$version (attempt $attempt)" >&2
+    if npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$name@$version" >"$log" 2>&1; then
+      rm -f "$log"
+      return 0
+    fi
+    sleep $((attempt * 5))
+  done
+  echo "bootstrap: npm install $name@$version failed 3 times; npm said:" >&2
+  cat "$log" >&2
+  rm -f "$log"
+  return 1
+}
+npm_tool azurite 3.37.0 azurite-blob

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from readiness.core.cache import CACHE_ROOT
 from readiness.report.upload import StoreURL, UploadError, fetch_latest, upload_run
 
 BUCKET = "audit-reports"
@@ -112,8 +112,9 @@ def test_a_malformed_store_url_says_what_is_expected(url):
 
 
 # -- Azure Blob: Azurite (Microsoft's Azure Storage emulator, from npm) speaks the Blob REST protocol ------
+# tools/bootstrap.sh installs it once (with a retry) into the cache, keyed by version; tox runs bootstrap first.
 AZURITE_VERSION = "3.37.0"
-AZURITE_DIR = Path(os.environ.get("READINESS_CACHE", Path.home() / ".cache" / "prefect-readiness")) / "npm"
+AZURITE_DIR = CACHE_ROOT / "npm" / f"azurite-{AZURITE_VERSION}"
 # Azurite's documented development account (a public, fixed key; not a secret of anyone's)
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -122,11 +123,7 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 def _azurite_binary() -> Path:
     binary = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
     if not binary.exists():
-        if not shutil.which("npm"):
-            pytest.fail("Azurite needs npm (Debian package `npm`) to install it from the npm registry")
-        AZURITE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(AZURITE_DIR), "--no-audit", "--no-fund",
-                        f"azurite@{AZURITE_VERSION}"], check=True, capture_output=True, timeout=900)  # fmt: skip
+        pytest.fail(f"Azurite {AZURITE_VERSION} is not installed at {AZURITE_DIR}: run `bash tools/bootstrap.sh`")
     return binary
 
 

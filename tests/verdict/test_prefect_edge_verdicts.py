@@ -9,13 +9,15 @@ whose page load on a busy shared machine is what a 3 s proxy timeout would cut, 
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
 
-from tests.suite_run import Verdicts
+from readiness.sandbox.services.ingress import IDLE_TIMEOUT_KEY, IDLE_TIMEOUT_S
+from tests.suite_run import ROOT, Verdicts
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -93,15 +95,30 @@ def test_ingress_without_websocket_headers_fails_the_events_websocket(suites, co
     _others_unchanged(verdicts, conformant, "PREFECT-EVENTS-WEBSOCKET")
 
 
-def test_ingress_idle_timeout_fails_only_the_idle_gap(suites, conformant):
+def test_ingress_idle_timeout_fails_only_the_idle_gap(suites, conformant, tmp_path):
+    # The scenario's idle timeout and the check's idle gap come from the round trip this machine measured
+    # in the conformant run: a busy machine's delivery must fit inside the timeout, or the cut lands on
+    # the round trip before the gap and the run proves nothing about the gap.
+    trip = _check(conformant, "PREFECT-EVENTS-WEBSOCKET", "survive_an_idle_gap")["observations"][-1]["evidence"]
+    timeout_s = max(IDLE_TIMEOUT_S, math.ceil(3 * float(trip["delivery_s"])) + 2)
+    gap_s = timeout_s + 5
+    profile = tmp_path / "idle.yaml"
+    profile.write_text(
+        f"name: idle\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
+        f"  PREFECT-EVENTS-WEBSOCKET: {{params: {{idle_gap_s: {gap_s}}}}}\n"
+    )
     _events_socket_settled(suites)
-    with suites.scenario("ingress-idle-timeout"):
-        verdicts = suites.run("prefect", extra=WITHOUT_BROWSER)
+    suites.sandbox.ctx.set(IDLE_TIMEOUT_KEY, timeout_s)
+    try:
+        with suites.scenario("ingress-idle-timeout"):
+            verdicts = suites.run("prefect", profile=str(profile), extra=WITHOUT_BROWSER)
+    finally:
+        suites.sandbox.ctx.set(IDLE_TIMEOUT_KEY, IDLE_TIMEOUT_S)
     assert verdicts.outcome("PREFECT-EVENTS-WEBSOCKET") == "fail", verdicts.explain("PREFECT-EVENTS-WEBSOCKET")
     handshake = _check(verdicts, "PREFECT-EVENTS-WEBSOCKET", "upgrade_and_accept_the_credentials")
     assert handshake["outcome"] == "pass"
     trip = _check(verdicts, "PREFECT-EVENTS-WEBSOCKET", "survive_an_idle_gap")
     assert trip["outcome"] == "fail"
-    assert "did not survive 8 s idle" in trip["message"] and "1006" in trip["message"]
+    assert f"did not survive {gap_s} s idle" in trip["message"] and "1006" in trip["message"], trip["message"]
     assert trip["observations"][0]["met"] is True  # delivery before the gap still worked
     _others_unchanged(verdicts, conformant, "PREFECT-EVENTS-WEBSOCKET")
