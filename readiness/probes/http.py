@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from readiness.core.expect import CheckError, now_iso
+from readiness.probes.errors import describe_connection_failure
 
 
 def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
@@ -24,25 +25,14 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
 
 def describe_transport_error(exc: Exception, url: str) -> str:
     """One line saying why `url` could not be reached."""
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect to {url} timed out"
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
-        return f"{url} accepted the connection but did not answer in time"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc) or str(cause)
-        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-            return f"TLS certificate of {url} not trusted: {getattr(cause, 'verify_message', None) or text}"
-        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-            return f"cannot resolve the host of {url}: {text}"
-        if "Connection refused" in text:
-            return f"connection to {url} refused (nothing listening?)"
-        return f"cannot connect to {url}: {text}"
+    line = describe_connection_failure(exc, url)
+    if line is not None:
+        return line
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"{url} closed the connection or spoke something other than HTTP: {exc}"
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"{url} is not an http(s) URL"
-    return f"{url}: {type(exc).__name__}: {exc}"
+    return f"cannot connect to {url}: {type(exc).__name__}: {exc}"
 
 
 @contextmanager
@@ -51,8 +41,8 @@ def translated(url: str) -> Iterator[None]:
         yield
     except httpx.HTTPError as exc:
         raise CheckError(describe_transport_error(exc, url)) from None
-    except ssl.SSLError as exc:
-        raise CheckError(f"TLS handshake with {url} failed: {exc}") from None
+    except OSError as exc:  # ssl.SSLError and socket errors raised outside httpx's own mapping
+        raise CheckError(describe_connection_failure(exc, url) or f"cannot connect to {url}: {exc}") from None
 
 
 def response_evidence(response: httpx.Response, body_limit: int = 200) -> dict[str, Any]:

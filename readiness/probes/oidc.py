@@ -34,6 +34,7 @@ import httpx
 from readiness.core.expect import CheckError, now_iso
 from readiness.core.redact import default_redactor
 from readiness.probes.browser import CHROMIUM, CHROMIUM_ARGS
+from readiness.probes.errors import describe_connection_failure
 from readiness.probes.http import describe_transport_error, response_evidence, tls_verify
 
 LoginMethod = Literal["browser", "password"]
@@ -566,10 +567,9 @@ def _spki_pin(url: str, verify: ssl.SSLContext, timeout: float) -> str:
             verify.wrap_socket(sock, server_hostname=host) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
-    except ssl.SSLCertVerificationError as exc:
-        raise CheckError(f"TLS certificate of {parts.netloc} not trusted: {exc.verify_message}") from None
-    except OSError as exc:
-        raise CheckError(f"cannot connect to {parts.netloc}: {exc}") from None
+    except OSError as exc:  # TLS failures included
+        line = describe_connection_failure(exc, parts.netloc, timeout=timeout, trust_hint="check oidc.ca_bundle")
+        raise CheckError(line or f"cannot connect to {parts.netloc}: {exc}") from None
     assert der is not None
     spki = (
         x509.load_der_x509_certificate(der)

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 
 from readiness.core.expect import CheckError, now_iso
 from readiness.probes.catalog import ManagedSize, Size
+from readiness.probes.errors import describe_connection_failure
 
 
 @dataclass(frozen=True)
@@ -102,18 +102,13 @@ def _describe(exc: Exception, endpoint: PostgresEndpoint, sslmode: str) -> str:
             f"PostgreSQL at {where} refused the credentials of user {endpoint.user}: "
             "check postgres.user and postgres.password"
         )
-    if "timeout expired" in text or isinstance(exc, pg_errors.QueryCanceled):
-        return f"PostgreSQL at {where} did not answer in time"
-    if "certificate verify failed" in text or "root certificate" in text:
-        return f"TLS certificate of PostgreSQL at {where} not trusted ({text}): check postgres.sslrootcert"
-    if "does not match host name" in text or "server certificate for" in text:
-        return f"TLS certificate of PostgreSQL at {where} does not name the host: {text}"
     if "server does not support SSL" in text:
         return f"PostgreSQL at {where} does not offer TLS, but sslmode={sslmode} requires it"
-    if "Connection refused" in text:
-        return f"connection to PostgreSQL at {where} refused (nothing listening?)"
-    if "could not translate host name" in text:
-        return f"cannot resolve the host of PostgreSQL at {where}: {text}"
+    line = describe_connection_failure(
+        exc, f"PostgreSQL at {where}", trust_hint="check postgres.sslrootcert", host_hint="set postgres.host"
+    )
+    if line is not None:
+        return line
     if "does not exist" in text:
         return f"PostgreSQL at {where}: {text}: check postgres.dbname and postgres.user"
     return f"PostgreSQL at {where} (sslmode={sslmode}): {text}"

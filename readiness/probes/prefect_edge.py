@@ -26,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from readiness.core.expect import CheckError, now_iso
 from readiness.probes.browser import CHROMIUM_ARGS as CHROMIUM_FLAGS
+from readiness.probes.errors import describe_connection_failure
 from readiness.probes.http import response_evidence, translated
 
 #: the banner both Prefect UIs (v1 and v2) show when the API URL they were given does not answer
@@ -295,7 +296,8 @@ class PrefectEdge:
         try:
             sock = socket.create_connection((host, port), timeout=self.timeout)
         except OSError as exc:
-            raise CheckError(f"cannot connect to {host}:{port} for {url}: {exc}") from None
+            line = describe_connection_failure(exc, f"{host}:{port} (for {url})", timeout=self.timeout)
+            raise CheckError(line or f"cannot connect to {host}:{port} for {url}: {exc}") from None
         try:
             return connect(
                 url,
@@ -347,9 +349,10 @@ class PrefectEdge:
             failure = f"HTTP {response.status_code} instead of 101: {layer}"
             yield None, Handshake(url, response.status_code, None, None, failure, evidence)
             return
-        except ssl.SSLError as exc:
-            raise CheckError(f"TLS handshake with {url} failed: {exc}") from None
-        except (InvalidHandshake, TimeoutError, OSError) as exc:
+        except OSError as exc:  # TLS failures included
+            line = describe_connection_failure(exc, url, timeout=self.timeout)
+            raise CheckError(line or f"websocket handshake with {url} failed: {type(exc).__name__}: {exc}") from None
+        except InvalidHandshake as exc:
             raise CheckError(f"websocket handshake with {url} failed: {type(exc).__name__}: {exc}") from None
         try:
             evidence.update({"status": 101, "subprotocol": ws.subprotocol, "server": ws.response.headers.get("Server")})

@@ -20,6 +20,7 @@ from redis.retry import Retry
 
 from readiness.core.expect import CheckError, now_iso
 from readiness.probes.catalog import ManagedSize, Size
+from readiness.probes.errors import describe_connection_failure
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,11 @@ def _describe(exc: Exception, where: str) -> str:
             f"Redis at {where} refused the configured credentials ({text.split(',')[0]}): "
             "check redis.username and redis.password"
         )
-    if isinstance(exc, redis.TimeoutError) or "timed out" in text.lower():
-        return f"Redis at {where} accepted the connection but did not answer in time"
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        return f"TLS certificate of Redis at {where} not trusted ({text}): check redis.ca_bundle"
-    if "Connection refused" in text or "refused" in text.lower():
-        return f"connection to Redis at {where} refused (nothing listening?)"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return f"cannot resolve the host of Redis at {where}: {text}"
-    if isinstance(exc, ssl.SSLError) or "SSL" in text:
-        return f"TLS handshake with Redis at {where} failed: {text}"
+    line = describe_connection_failure(
+        exc, f"Redis at {where}", trust_hint="check redis.ca_bundle", host_hint="set redis.urls"
+    )
+    if line is not None:
+        return line
     return f"Redis at {where}: {type(exc).__name__}: {text}"
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from readiness.core.expect import CheckError, now_iso
 from readiness.core.redact import default_redactor
+from readiness.probes.errors import describe_connection_failure
 from readiness.probes.http import tls_verify
 
 IMPLICIT_TLS_PORT = 465
@@ -191,17 +192,11 @@ class Mailer:
 
     def _cause(self, exc: BaseException, doing: str) -> str:
         where = self.settings.where
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return f"TLS certificate of SMTP server {where} not trusted: {exc.verify_message}"
-        if isinstance(exc, ConnectionRefusedError):
-            return f"connection to SMTP server {where} refused (nothing listening?)"
-        if isinstance(exc, TimeoutError | socket.timeout):
-            return f"SMTP server {where} did not answer within {self.timeout:g} s"
-        if isinstance(exc, smtplib.SMTPServerDisconnected):
-            return f"SMTP server {where} closed the connection: {exc or 'without a reply'}"
-        if isinstance(exc, socket.gaierror):
-            return f"cannot resolve SMTP server {where}: {exc}; set smtp.address"
-        return f"cannot {doing} SMTP server {where}: {type(exc).__name__}: {exc}"
+        line = describe_connection_failure(
+            exc, f"SMTP server {where}", timeout=self.timeout, trust_hint="check smtp.ca_bundle",
+            host_hint="set smtp.address",
+        )  # fmt: skip
+        return line or f"cannot {doing} SMTP server {where}: {type(exc).__name__}: {exc}"
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
         # smtplib checks the certificate against the name it connected to; that is the address when one is
@@ -326,10 +321,11 @@ class Mailbox:
             raise CheckError("imap.username and imap.password are not both configured; reading back needs them")
         try:
             imap = _NamedIMAPS(s.host, s.address or s.host, s.port, ssl_context=self.context, timeout=self.timeout)
-        except ssl.SSLCertVerificationError as exc:
-            raise CheckError(f"TLS certificate of IMAP server {s.where} not trusted: {exc.verify_message}") from None
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise CheckError(f"cannot connect to IMAP server {s.where}: {exc}") from None
+            line = describe_connection_failure(
+                exc, f"IMAP server {s.where}", timeout=self.timeout, trust_hint="check imap.ca_bundle"
+            )
+            raise CheckError(line or f"cannot connect to IMAP server {s.where}: {exc}") from None
         try:
             try:
                 imap.login(s.username, s.password)

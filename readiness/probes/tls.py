@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from readiness.core.expect import CheckError, now_iso
+from readiness.probes.errors import describe_connection_failure
 
 
 @dataclass(frozen=True)
@@ -238,17 +239,16 @@ def unverified_context() -> ssl.SSLContext:
 def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
     try:
         return socket.create_connection((endpoint.connect_to, endpoint.port), timeout=timeout)
-    except TimeoutError:
-        raise CheckError(f"connect to {endpoint} timed out after {timeout:g} s") from None
     except socket.gaierror as exc:
         raise CheckError(
             f"cannot resolve {endpoint.connect_to}: {exc.strerror}; set edge.address in the targets to connect "
             "by address"
         ) from None
-    except ConnectionRefusedError:
-        raise CheckError(f"connection to {endpoint} refused (nothing listening?)") from None
+    except TimeoutError:  # nothing accepted the connection within the timeout
+        raise CheckError(f"connect to {endpoint} timed out after {timeout:g} s") from None
     except OSError as exc:
-        raise CheckError(f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
+        line = describe_connection_failure(exc, str(endpoint), timeout=timeout)
+        raise CheckError(line or f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
 
 
 def served_chain(endpoint: Endpoint, timeout: float, context: ssl.SSLContext | None = None) -> ServedChain:
