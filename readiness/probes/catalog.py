@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from readiness.core.expect import CheckError
+from readiness.targets import Targets
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,50 @@ class ManagedSize:
         }
         kind = "node type" if table == "redis_node_types" else "instance class"
         return cls(managed.service, managed.resource, f"{kind} {type_name}", size, evidence)
+
+
+@dataclass(frozen=True)
+class CloudResource:
+    """A managed resource the targets name (`cloud.provider` and `cloud.redis` / `cloud.postgres`) and where
+    its cloud's API is."""
+
+    provider: str
+    resource: str
+    region: str | None
+    endpoint_url: str | None
+    targets: Targets
+    timeout: float
+
+    def require(self, key: str) -> Any:
+        return self.targets.require(key)
+
+
+def managed_size(
+    targets: Targets,
+    catalog: dict[str, Any],
+    timeout: float,
+    *,
+    key: str,
+    what: str,
+    table: str,
+    type_attr: str,
+    readers: Mapping[str, Callable[[CloudResource], Any]],
+) -> ManagedSize | None:
+    """The size of the managed `what` the targets name under `key`, read by the provider's reader; None when
+    none is named (a self-hosted one). A reader returns a ManagedSize (measured) or a description whose
+    `type_attr` (node type, instance class) the profile's `catalog.<table>` sizes."""
+    provider, resource = targets.get("cloud.provider"), targets.get(key)
+    if not provider or not resource:
+        return None
+    reader = readers.get(provider)
+    if reader is None:
+        import pytest
+
+        pytest.skip(f"managed {what} on {provider!r} is not supported: cloud.provider is one of {', '.join(readers)}")
+    cloud = CloudResource(
+        provider, str(resource), targets.get("cloud.region"), targets.get("cloud.endpoint_url"), targets, timeout
+    )
+    found = reader(cloud)
+    if isinstance(found, ManagedSize):
+        return found
+    return ManagedSize.from_catalog(found, getattr(found, type_attr), catalog, table)

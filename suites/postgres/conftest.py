@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.probes.catalog import ManagedSize
+from readiness.probes.catalog import ManagedSize, managed_size
 from readiness.probes.postgres import (
     CloudConnections,
     PostgresEndpoint,
@@ -36,25 +36,21 @@ def postgres(targets: Targets, probe_timeout: float) -> PostgresProbe:
 
 @pytest.fixture
 def managed_postgres(targets: Targets, profile, probe_timeout: float) -> ManagedSize | None:
-    """The managed PostgreSQL named by cloud.provider and cloud.postgres with its size (RDS: instance class
-    through the profile's catalog; Cloud SQL: its reserved-cores and memory-quota metrics); None for a
-    self-hosted one."""
-    provider, resource = targets.get("cloud.provider"), targets.get("cloud.postgres")
-    if not provider or not resource:
-        return None
-    endpoint_url, region = targets.get("cloud.endpoint_url"), targets.get("cloud.region")
-    if provider == "aws":
-        managed = rds_instance(resource, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
-        return ManagedSize.from_catalog(managed, managed.instance_class, profile.catalog, "postgres_instance_classes")
-    if provider == "gcp":
-        project = targets.require("cloud.project")
-        return cloudsql_instance(resource, project=project, endpoint_url=endpoint_url, timeout=probe_timeout)
-    if provider == "azure":
-        subscription, group = targets.require("cloud.subscription"), targets.require("cloud.resource_group")
-        managed = flexible_server(resource, subscription=subscription, resource_group=group,
-                                  endpoint_url=endpoint_url, timeout=probe_timeout)  # fmt: skip
-        return ManagedSize.from_catalog(managed, managed.instance_class, profile.catalog, "postgres_instance_classes")
-    pytest.skip(f"managed PostgreSQL on {provider!r} is not supported: cloud.provider is one of aws, gcp, azure")
+    """The managed PostgreSQL named by cloud.provider and cloud.postgres with its size (RDS and Flexible
+    Server: instance class through the profile's catalog; Cloud SQL: its reserved-cores and memory-quota
+    metrics); None for a self-hosted one."""
+    return managed_size(
+        targets, profile.catalog, probe_timeout, key="cloud.postgres", what="PostgreSQL",
+        table="postgres_instance_classes", type_attr="instance_class",
+        readers={
+            "aws": lambda c: rds_instance(c.resource, region=c.region, endpoint_url=c.endpoint_url, timeout=c.timeout),
+            "gcp": lambda c: cloudsql_instance(c.resource, project=c.require("cloud.project"),
+                                               endpoint_url=c.endpoint_url, timeout=c.timeout),
+            "azure": lambda c: flexible_server(c.resource, subscription=c.require("cloud.subscription"),
+                                               resource_group=c.require("cloud.resource_group"),
+                                               endpoint_url=c.endpoint_url, timeout=c.timeout),
+        },
+    )  # fmt: skip
 
 
 @pytest.fixture

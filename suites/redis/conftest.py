@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from readiness.probes.catalog import ManagedSize
+from readiness.probes.catalog import ManagedSize, managed_size
 from readiness.probes.redis import (
     RedisEndpoint,
     RedisProbe,
@@ -56,21 +56,17 @@ def redis_plaintext_url(targets: Targets, params):
 
 @pytest.fixture
 def managed_redis(targets: Targets, profile, probe_timeout: float) -> ManagedSize | None:
-    """The managed Redis named by cloud.provider and cloud.redis with its size (ElastiCache: node type
-    through the profile's catalog; Memorystore: its maxmemory metric); None for a self-hosted Redis."""
-    provider, resource = targets.get("cloud.provider"), targets.get("cloud.redis")
-    if not provider or not resource:
-        return None
-    endpoint_url, region = targets.get("cloud.endpoint_url"), targets.get("cloud.region")
-    if provider == "aws":
-        managed = elasticache(resource, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
-        return ManagedSize.from_catalog(managed, managed.node_type, profile.catalog, "redis_node_types")
-    if provider == "gcp":
-        project = targets.require("cloud.project")
-        return memorystore(resource, project=project, region=region, endpoint_url=endpoint_url, timeout=probe_timeout)
-    if provider == "azure":
-        subscription, group = targets.require("cloud.subscription"), targets.require("cloud.resource_group")
-        managed = azure_cache(resource, subscription=subscription, resource_group=group, endpoint_url=endpoint_url,
-                              timeout=probe_timeout)  # fmt: skip
-        return ManagedSize.from_catalog(managed, managed.node_type, profile.catalog, "redis_node_types")
-    pytest.skip(f"managed Redis on {provider!r} is not supported: cloud.provider is one of aws, gcp, azure")
+    """The managed Redis named by cloud.provider and cloud.redis with its size (ElastiCache and Azure Cache:
+    node type through the profile's catalog; Memorystore: its maxmemory metric); None for a self-hosted one."""
+    return managed_size(
+        targets, profile.catalog, probe_timeout, key="cloud.redis", what="Redis", table="redis_node_types",
+        type_attr="node_type",
+        readers={
+            "aws": lambda c: elasticache(c.resource, region=c.region, endpoint_url=c.endpoint_url, timeout=c.timeout),
+            "gcp": lambda c: memorystore(c.resource, project=c.require("cloud.project"), region=c.region,
+                                         endpoint_url=c.endpoint_url, timeout=c.timeout),
+            "azure": lambda c: azure_cache(c.resource, subscription=c.require("cloud.subscription"),
+                                           resource_group=c.require("cloud.resource_group"),
+                                           endpoint_url=c.endpoint_url, timeout=c.timeout),
+        },
+    )  # fmt: skip
