@@ -28,7 +28,7 @@ class Failure(StrEnum):
     REFUSED = "refused"
     UNRESOLVED = "unresolved"
     CONNECT_TIMEOUT = "connect timeout"
-    SILENT = "silent"  # connected, then no answer within the timeout
+    SILENT = "silent"  # no answer within the timeout (usually: connected, then nothing)
     UNTRUSTED = "untrusted"  # the certificate chain does not lead to a trusted CA
     WRONG_HOST = "wrong host"  # a trusted certificate for another name
     TLS = "tls"  # any other TLS handshake failure
@@ -57,7 +57,8 @@ _UNRESOLVED_TEXT = (
     "getaddrinfo",
 )
 _TIMEOUT_TEXT = ("timeout expired", "timed out", "Timeout reading", "Timeout writing")
-_CONNECT_TIMEOUT_TEXT = ("Timeout connecting", "connect timeout", "ConnectTimeout")
+# redis-py's "Timeout connecting to server" also covers a TLS handshake that got no answer: not counted here
+_CONNECT_TIMEOUT_TEXT = ("connect timeout", "ConnectTimeout")
 _CLOSED_TEXT = (
     "Connection closed by server",
     "Connection reset by peer",
@@ -149,9 +150,7 @@ def describe_connection_failure(
         case Failure.CONNECT_TIMEOUT:
             return f"connect to {subject} timed out" + (f" after {timeout:g} s" if timeout else "")
         case Failure.SILENT:
-            return f"{subject} accepted the connection but did not answer in time" + (
-                f" ({timeout:g} s)" if timeout else ""
-            )
+            return f"{subject} did not answer in time" + (f" ({timeout:g} s)" if timeout else "")
         case Failure.UNTRUSTED:
             return f"TLS certificate of {subject} not trusted ({detail})" + (f": {trust_hint}" if trust_hint else "")
         case Failure.WRONG_HOST:

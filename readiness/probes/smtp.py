@@ -231,7 +231,7 @@ class Mailer:
                     return SmtpTls(False, True, None, False, None, evidence)
                 return SmtpTls(False, True, self._tls_version(smtp), True, None, evidence)
         except CheckError as exc:
-            if self.implicit_tls and "not trusted" in str(exc):
+            if self.implicit_tls and ("not trusted" in str(exc) or "does not name the host" in str(exc)):
                 return SmtpTls(True, False, None, False, str(exc), evidence)
             raise
 

@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 from readiness.core.expect import CheckError, parse_version
+from readiness.probes.errors import describe_connection_failure
 
 Obj = dict[str, Any]
 GIB = Decimal(1024**3)
@@ -71,18 +72,11 @@ def describe_api_error(exc: ApiException, server: str, what: str) -> str:
 def describe_transport_error(exc: Exception, server: str, timeout: float) -> str:
     reason = getattr(exc, "reason", None) or exc
     text = str(reason)
-    if "Connection refused" in text:
-        return f"connection to the API server {server} refused (nothing listening?)"
     if isinstance(reason, urllib3.exceptions.ReadTimeoutError) or "Read timed out" in text:
         return f"the API server {server} accepted the connection but did not answer within {timeout:g} s"
-    # (urllib3's NewConnectionError is a ConnectTimeoutError subclass: look at the words too)
-    if "timed out" in text:
-        return f"connecting to the API server {server} timed out after {timeout:g} s"
-    if isinstance(reason, urllib3.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        return f"TLS with the API server {server} failed: {text}"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return f"cannot resolve the API server host of {server}: {text}"
-    return f"cannot reach the API server {server}: {text}"
+    line = describe_connection_failure(reason, f"the API server {server}", timeout=timeout,
+                                       trust_hint="check the kubeconfig's certificate-authority-data")  # fmt: skip
+    return line or f"cannot reach the API server {server}: {text}"
 
 
 class KubeReader:
