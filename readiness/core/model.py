@@ -98,6 +98,9 @@ class Observation:
     unit: str | None = None
     met: bool = True
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: The sentences a person reads (subject, value, unit); `observed`/`expected` stay typed for machines.
+    observed_text: str = ""
+    expected_text: str = ""
 
 
 @dataclass

@@ -25,6 +25,12 @@ def load_report(path: Path) -> dict[str, Any]:
     return data
 
 
+def typed_observed(result: dict[str, Any]) -> Any:
+    """The typed observed value diff and drift compare: `observed_value` (schema 1.x reports before it was
+    added carried the typed value in `observed`, which now holds the sentence a person reads)."""
+    return result["observed_value"] if "observed_value" in result else result.get("observed")
+
+
 def compute_drift(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     before = {r["id"]: r for r in old["results"]}
     new_failures, resolved, changed, other = [], [], [], []
@@ -38,8 +44,9 @@ def compute_drift(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             new_failures.append({"id": result["id"], "outcome": now, "was": was})
         elif was in BAD and now not in BAD:
             resolved.append({"id": result["id"], "outcome": now, "was": was})
-        if previous.get("observed") != result.get("observed") and result.get("observed") is not None:
-            changed.append({"id": result["id"], "was": previous.get("observed"), "now": result.get("observed")})
+        was_value, now_value = typed_observed(previous), typed_observed(result)
+        if was_value != now_value and now_value is not None:
+            changed.append({"id": result["id"], "was": was_value, "now": now_value, "unit": result.get("unit")})
     current = {r["id"] for r in new["results"]}
     left_out = {r["id"] for r in new.get("not_in_run", [])}
     other += [f"{rid} is no longer in the profile" for rid in before if rid not in current | left_out]

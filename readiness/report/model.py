@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness import __version__
+from readiness.core import humanize
 from readiness.core.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, rank, run_verdict, worst
 from readiness.core.profile import Level, Profile
 from readiness.core.redact import Redactor
@@ -69,7 +70,47 @@ def _decisive(checks: list[CheckResult]) -> tuple[CheckResult | None, dict[str, 
         "expected": observation.expected,
         "unit": observation.unit,
         "evidence": observation.evidence,
+        "observed_text": observation.observed_text
+        or humanize.sentence(observation.label, observation.observed, observation.unit),
+        "expected_text": observation.expected_text
+        or humanize.sentence(observation.label, observation.expected, observation.unit),
     }
+
+
+def _nothing_observed(outcome: Outcome) -> str:
+    if outcome is Outcome.error:
+        return "not measured: the check could not run (see the message)"
+    return "not measured in this run"
+
+
+def _rule_of(params: dict[str, Any] | None) -> str:
+    """The requirement's parameters as the rule reads, when no check stated it (min_vcpu 8 -> 'min vcpu: 8')."""
+    if not params:
+        return "see the requirement"
+    parts = []
+    for key, value in params.items():
+        words, unit = key, None
+        for suffix, name in _PARAM_UNITS.items():
+            if key.endswith(suffix):
+                words, unit = key.removesuffix(suffix), name
+                break
+        parts.append(f"{words.replace('_', ' ')}: {humanize.with_unit(value, unit)}")
+    return "; ".join(parts)
+
+
+#: A parameter's name ends in its unit (min_memory_gib, timeout_s).
+_PARAM_UNITS = {
+    "_gib": "GiB",
+    "_mib": "MiB",
+    "_ms": "ms",
+    "_s": "s",
+    "_vcpu": "vCPU",
+    "_ratio": "ratio",
+    "_pct": "%",
+    "_days": "days",
+    "_bits": "bits",
+    "_rps": "req/s",
+}
 
 
 def requirement_outcomes(profile: Profile, checks: list[CheckResult]) -> dict[str, Outcome]:
@@ -143,8 +184,13 @@ def build_report(
                 "level": req.level.value,
                 "outcome": outcome.value,
                 "message": message,
-                "observed": observation["observed"] if observation else None,
-                "expected": observation["expected"] if observation else req.params or None,
+                # People read `observed`/`expected` (sentences); machines (diff, drift, Prometheus) read the
+                # typed `observed_value`/`expected_value`.
+                "label": observation["label"] if observation else "",
+                "observed": observation["observed_text"] if observation else _nothing_observed(outcome),
+                "expected": observation["expected_text"] if observation else _rule_of(req.params),
+                "observed_value": observation["observed"] if observation else None,
+                "expected_value": observation["expected"] if observation else req.params or None,
                 "unit": observation["unit"] if observation else None,
                 "evidence": observation["evidence"] if observation else {},
                 "duration_s": round(sum(c.duration_s for c in req_checks), 3),

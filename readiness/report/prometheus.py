@@ -69,7 +69,8 @@ def families(report: dict[str, Any]) -> list[Family]:
                 (result["id"], result["component"], result["level"], name.value),
                 1 if result["outcome"] == name.value else 0,
             )
-        number = _number(result.get("observed"))
+        # The typed value, never the sentence (reports written before `observed_value` had it in `observed`).
+        number = _number(result["observed_value"] if "observed_value" in result else result.get("observed"))
         if number is not None:
             observed.set((result["id"], result["component"], result.get("unit") or ""), number)
     verdict = Family("readiness_verdict", "1 for the run's verdict, 0 for the others", ("profile", "verdict"))

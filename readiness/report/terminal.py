@@ -13,7 +13,7 @@ from rich.table import Table
 
 from readiness.core.model import EXIT_INCOMPLETE
 from readiness.core.redact import Redactor
-from readiness.report.writers import OUTCOME_ORDER, component_counts, show_value
+from readiness.report.writers import OUTCOME_ORDER, component_counts, said_text
 
 STYLE = {
     "pass": "green",
@@ -69,11 +69,8 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
         if result["outcome"] not in ("fail", "error", "warn"):
             continue
         detail = result["message"]
-        if result["outcome"] != "error" and result["observed"] is not None:
-            detail = (
-                f"observed {show_value(result['observed'], result['unit'])}, "
-                f"expected {show_value(result['expected'], result['unit'])}"
-            )
+        if result["outcome"] != "error" and result.get("observed_value", result["observed"]) is not None:
+            detail = f"observed {said_text(result, 'observed')}; expected {said_text(result, 'expected')}"
         console.print(
             f"[{STYLE[result['outcome']]}]{result['outcome'].upper():<5}[/] {result['id']}: {escape(detail)}",
             markup=True,

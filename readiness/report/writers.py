@@ -7,7 +7,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
+from readiness.core import humanize
 from readiness.core.model import SEVERITY
 
 OUTCOME_ORDER = tuple(o.value for o in SEVERITY)
@@ -17,12 +19,51 @@ ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skip":
 
 
 def show_value(value: Any, unit: str | None = None) -> str:
+    """A typed value in words (drift's was/now); a result's sentences are read with `said`."""
     if value is None:
         return "—"
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = humanize.with_unit(value, unit)
     if len(text) > 120:
         text = text[:117] + "..."
-    return f"{text} {unit}" if unit else text
+    return text
+
+
+def said(result: dict[str, Any], side: str) -> tuple[str, list[str] | None]:
+    """A result's `observed` or `expected` sentence, and its items when the value is a list a report shows as
+    one (the sentence then reads as the subject, the items under it)."""
+    text = result.get(side)
+    value = result.get(f"{side}_value")
+    if not isinstance(text, str):  # a report written before the sentences: the typed value in words
+        return humanize.with_unit(text, result.get("unit")), humanize.items_of(text)
+    items = humanize.items_of(value)
+    label = result.get("label") or ""
+    if items and label and text == humanize.sentence(label, value, result.get("unit")):
+        return label, items
+    return text, None
+
+
+def said_text(result: dict[str, Any], side: str) -> str:
+    """`said` on one line (terminal, JUnit)."""
+    text, items = said(result, side)
+    return f"{text}: {humanize.listing(items)}" if items else text
+
+
+def _said_html(result: dict[str, Any], side: str) -> Markup:
+    text, items = said(result, side)
+    if not items:
+        return Markup(escape(text))
+    return (
+        Markup(f"{escape(text)}:<ul>")
+        + Markup("").join(Markup(f"<li>{escape(i)}</li>") for i in items)
+        + Markup("</ul>")
+    )
+
+
+def _said_md(result: dict[str, Any], side: str) -> str:
+    text, items = said(result, side)
+    if not items:
+        return _md_cell(text)
+    return _md_cell(text) + ":<ul>" + "".join(f"<li>{_md_cell(i)}</li>" for i in items) + "</ul>"
 
 
 def components(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -67,10 +108,10 @@ def write_markdown(report: dict[str, Any]) -> str:
         ]
         attention.sort(key=lambda r: OUTCOME_ORDER.index(r["outcome"]))
         for r in attention:
-            observed = r["message"] if r["outcome"] == "error" else show_value(r["observed"], r["unit"])
+            observed = _md_cell(r["message"]) if r["outcome"] == "error" else _said_md(r, "observed")
             lines.append(
                 f"| {ICON[r['outcome']]} | **{r['id']}** {_md_cell(r['title'])} | {r['level']} | "
-                f"{_md_cell(observed)} | {_md_cell(show_value(r['expected'], r['unit']))} | "
+                f"{observed} | {_said_md(r, 'expected')} | "
                 f"{_md_cell(r['remediation'])} |"
             )
         lines.append("")
@@ -116,7 +157,10 @@ def drift_lines(drift: dict[str, Any]) -> list[str]:
     for item in drift["resolved"]:
         lines.append(f"- resolved: **{item['id']}** (was {item['was']}, now {item['outcome']})")
     for item in drift["changed"]:
-        lines.append(f"- changed: **{item['id']}** observed {show_value(item['was'])} → {show_value(item['now'])}")
+        unit = item.get("unit")
+        lines.append(
+            f"- changed: **{item['id']}** observed {show_value(item['was'], unit)} → {show_value(item['now'], unit)}"
+        )
     for item in drift.get("other", []):
         lines.append(f"- {item}")
     return lines
@@ -159,8 +203,8 @@ def write_junit(report: dict[str, Any]) -> str:
         ):
             ET.SubElement(props, "property", name=name, value=value)
         detail = (
-            f"{r['message']}\nobserved: {show_value(r['observed'], r['unit'])}\n"
-            f"expected: {show_value(r['expected'], r['unit'])}\nremediation: {r['remediation']}"
+            f"{r['message']}\nobserved: {said_text(r, 'observed')}\n"
+            f"expected: {said_text(r, 'expected')}\nremediation: {r['remediation']}"
         )
         if r["outcome"] == "fail" or (r["outcome"] == "warn" and report["run"]["options"].get("strict")):
             ET.SubElement(case, "failure", message=r["message"]).text = detail
@@ -201,6 +245,7 @@ _env = Environment(
     bytecode_cache=_bytecode_cache(),
 )
 _env.filters["value"] = show_value
+_env.filters["said"] = _said_html
 _env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, default=str)
 
 

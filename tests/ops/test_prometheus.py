@@ -102,7 +102,7 @@ def test_the_text_file_is_what_prometheus_client_would_write(tmp_path):
     result["component"] = 'a "quoted" back\\slash\nnewline'
     result["unit"] = "µs"
     for observed in (1234567.0, 12345678.5, 0.0001, -3, float("inf"), float("-inf"), float("nan"), 1e22, 7):
-        result["observed"] = observed
+        result["observed_value"] = observed
         assert exposition(report) == generate_latest(registry(report)).decode()
     run_dir = write_reports(report, tmp_path, Redactor())
     assert (run_dir / TEXTFILE).read_text() == generate_latest(registry(report)).decode()

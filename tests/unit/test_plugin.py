@@ -69,8 +69,8 @@ def test_every_outcome_is_reachable_and_the_run_fails(pytester):
     assert outcomes["PG-CAPACITY"] == "error"
     assert result.ret == 1
     by_id = {r["id"]: r for r in report["results"]}
-    assert by_id["K8S-NODE-COUNT"]["observed"] == 2
-    assert by_id["K8S-NODE-COUNT"]["expected"] == 3
+    assert by_id["K8S-NODE-COUNT"]["observed_value"] == 2
+    assert by_id["K8S-NODE-COUNT"]["expected_value"] == 3
     assert by_id["K8S-NODE-COUNT"]["unit"] == "nodes"
     assert by_id["K8S-STORAGECLASS"]["evidence"]["where"] == "here"
     assert "at" in by_id["K8S-STORAGECLASS"]["evidence"]

@@ -92,7 +92,7 @@ def test_conformant_elasticache_and_rds_sizes_pass(moto, tmp_path):
     verdicts = run_cloud(tmp_path, moto, "prefect-redis", "prefect-db")
     for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
-    assert verdicts.results["REDIS-MEMORY"]["observed"] == pytest.approx(13.07)
+    assert verdicts.results["REDIS-MEMORY"]["observed_value"] == pytest.approx(13.07)
     assert verdicts.results["REDIS-MEMORY"]["evidence"]["asked"].startswith("DescribeReplicationGroups")
     evidence = verdicts.results["PG-CAPACITY"]["evidence"]
     assert evidence["cloud"] == "aws"
@@ -105,7 +105,7 @@ def test_too_small_elasticache_and_rds_warn(moto, tmp_path):
     for rid in ("REDIS-MEMORY", "REDIS-CPU", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert "db.m6g.xlarge" in verdicts.results["PG-CAPACITY"]["message"]
-    assert verdicts.results["PG-CAPACITY"]["observed"] == 16
+    assert verdicts.results["PG-CAPACITY"]["observed_value"] == 16
 
 
 def test_unknown_resource_is_an_error_naming_it(moto, tmp_path):
@@ -140,7 +140,7 @@ def test_conformant_memorystore_and_cloud_sql_pass(cloud_monitoring, tmp_path):
     verdicts = run_cloud(tmp_path, cloud_monitoring, "prefect-redis", "prefect-db", provider="gcp", region=GCP_REGION)
     for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "pass", verdicts.explain(rid)
-    assert verdicts.results["REDIS-MEMORY"]["observed"] == 13.5
+    assert verdicts.results["REDIS-MEMORY"]["observed_value"] == 13.5
     assert verdicts.outcome("REDIS-CPU") == "skip"
     assert "does not publish the vCPUs" in verdicts.results["REDIS-CPU"]["message"]
     evidence = verdicts.results["PG-CAPACITY"]["evidence"]
@@ -155,7 +155,7 @@ def test_too_small_memorystore_and_cloud_sql_warn(cloud_monitoring, tmp_path):
     )
     for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
-    assert verdicts.results["PG-CAPACITY"]["observed"] == 2.0  # the first unmet: 2 reserved cores
+    assert verdicts.results["PG-CAPACITY"]["observed_value"] == 2.0  # the first unmet: 2 reserved cores
 
 
 # -- Azure: Azure Cache for Redis and PostgreSQL flexible server through Resource Manager --------------
@@ -187,4 +187,4 @@ def test_too_small_azure_cache_and_flexible_server_warn(resource_manager, tmp_pa
     for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert verdicts.outcome("REDIS-CPU") == "pass"  # Standard C2 has the two vCPUs, not the memory
-    assert verdicts.results["PG-CAPACITY"]["observed"] == 16
+    assert verdicts.results["PG-CAPACITY"]["observed_value"] == 16

@@ -63,12 +63,12 @@ def test_conformant_sandbox_passes_every_data_requirement(suites):
     assert "redis.workload" in results["REDIS-CPU"]["message"]
     assert "cloud.postgres" in results["PG-CAPACITY"]["message"]
     # every Redis role is checked, and the evidence names it
-    assert results["REDIS-VERSION"]["observed"] == "6.2.14"
+    assert results["REDIS-VERSION"]["observed_value"] == "6.2.14"
     observations = results["REDIS-VERSION"]["checks"][0]["observations"]
     assert {o["evidence"]["role"] for o in observations} == {"cache", "messaging"}
     assert results["REDIS-TLS"]["evidence"]["tls_protocol"].startswith("TLSv1.")
-    assert results["PG-VERSION-TESTED"]["observed"] == 15
-    assert results["PG-CONNECTIONS"]["expected"] == 70
+    assert results["PG-VERSION-TESTED"]["observed_value"] == 15
+    assert results["PG-CONNECTIONS"]["expected_value"] == 70
     schema = results["PG-SCHEMA"]["evidence"]
     assert schema["revision"] == schema["head"]
     assert verdicts.code == 0, verdicts.output[-3000:]
@@ -95,8 +95,8 @@ def test_each_fault_moves_only_its_requirement(suites, redis_fault, postgres_fau
         verdicts = suites.run("redis", "postgres")
     assert_outcomes(verdicts, {**CONFORMANT, **moved})
     if redis_fault == "redis-old":  # versions parsed from a second real Redis and PostgreSQL major
-        assert verdicts.results["REDIS-VERSION"]["observed"] == "6.0.9"
-        assert verdicts.results["PG-VERSION-TESTED"]["observed"] == 16
+        assert verdicts.results["REDIS-VERSION"]["observed_value"] == "6.0.9"
+        assert verdicts.results["PG-VERSION-TESTED"]["observed_value"] == 16
     assert verdicts.code == (1 if "fail" in moved.values() else 0)  # warnings alone do not fail a run
 
 
@@ -294,7 +294,7 @@ def test_a_connection_peak_in_cloudwatch_warns_headroom(sandbox, tmp_path):
                               extra=("-k", "headroom"))  # fmt: skip
     headroom = verdicts.results["PG-HEADROOM"]
     assert headroom["outcome"] == "warn", verdicts.explain("PG-HEADROOM")
-    assert headroom["observed"] == 0.92
+    assert headroom["observed_value"] == 0.92
     assert headroom["evidence"]["cloud_metric"]["peak"] == 92
     assert (
         headroom["evidence"]["cloud_metric"]["window"]["start"] < headroom["evidence"]["cloud_metric"]["window"]["end"]

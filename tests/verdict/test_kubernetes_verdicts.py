@@ -65,17 +65,17 @@ def test_conformant_cluster_passes_every_kubernetes_requirement(suites):
     verdicts = run(suites)
     assert_outcomes(verdicts, {})
     results = verdicts.results
-    assert results["K8S-NODE-COUNT"]["observed"] == 3
+    assert results["K8S-NODE-COUNT"]["observed_value"] == 3
     assert results["K8S-NODE-COUNT"]["evidence"]["excluded"] == {}
-    assert results["K8S-AUTOSCALING"]["observed"].startswith("enabled via cluster-autoscaler")
+    assert results["K8S-AUTOSCALING"]["observed_value"].startswith("enabled via cluster-autoscaler")
     assert "eks-prefect-pool" in str(results["K8S-AUTOSCALING"]["evidence"]["autoscaler_groups"])
-    assert results["K8S-STORAGECLASS"]["observed"] == "gp3" or results["K8S-STORAGECLASS"]["observed"] == (
+    assert results["K8S-STORAGECLASS"]["observed_value"] == "gp3" or results["K8S-STORAGECLASS"]["observed_value"] == (
         "ebs.csi.aws.com"
     )
     assert results["K8S-STORAGECLASS"]["evidence"]["binding_mode"] == "WaitForFirstConsumer"
-    assert "203.0.113.10" in str(results["LB-ADDRESS"]["observed"])
-    assert "L4" in str(results["LB-ADDRESS"]["observed"])
-    assert results["K8S-INGRESS-NGINX"]["observed"] == ["k8s.io/ingress-nginx"]
+    assert "203.0.113.10" in str(results["LB-ADDRESS"]["observed_value"])
+    assert "L4" in str(results["LB-ADDRESS"]["observed_value"])
+    assert results["K8S-INGRESS-NGINX"]["observed_value"] == ["k8s.io/ingress-nginx"]
     assert verdicts.code == 0, verdicts.output[-3000:]
 
 
@@ -87,9 +87,9 @@ def test_missing_nodes_storage_load_balancer_and_autoscaler_turn_their_own_requi
         verdicts,
         {"K8S-NODE-COUNT": "warn", "K8S-STORAGECLASS": "fail", "LB-ADDRESS": "fail", "K8S-AUTOSCALING": "warn"},
     )
-    assert verdicts.results["K8S-NODE-COUNT"]["observed"] == 2
-    assert "no autoscaler found" in verdicts.results["K8S-AUTOSCALING"]["observed"]
-    assert "pending" in str(verdicts.results["LB-ADDRESS"]["observed"])
+    assert verdicts.results["K8S-NODE-COUNT"]["observed_value"] == 2
+    assert "no autoscaler found" in verdicts.results["K8S-AUTOSCALING"]["observed_value"]
+    assert "pending" in str(verdicts.results["LB-ADDRESS"]["observed_value"])
     assert verdicts.code == 1
 
 
@@ -108,9 +108,9 @@ def test_small_nodes_fixed_autoscaler_crashloop_and_no_ingress_turn_their_own_re
         },
     )
     results = verdicts.results
-    assert "c5.xlarge, 4 vCPU / 8 GiB, 3 node(s)" in str(results["K8S-NODE-SIZE"]["observed"])
-    assert "max equal to min" in results["K8S-AUTOSCALING"]["observed"]
-    assert "CrashLoopBackOff" in str(results["PREFECT-WORKLOADS"]["observed"])
+    assert "c5.xlarge, 4 vCPU / 8 GiB, 3 node(s)" in str(results["K8S-NODE-SIZE"]["observed_value"])
+    assert "max equal to min" in results["K8S-AUTOSCALING"]["observed_value"]
+    assert "CrashLoopBackOff" in str(results["PREFECT-WORKLOADS"]["observed_value"])
 
 
 def test_cordoned_and_tainted_nodes_do_not_count_and_old_kubelets_warn(suites):
@@ -119,19 +119,19 @@ def test_cordoned_and_tainted_nodes_do_not_count_and_old_kubelets_warn(suites):
         verdicts = run(suites)
     assert_outcomes(verdicts, {"K8S-NODE-COUNT": "warn", "K8S-VERSION": "warn"})
     count = verdicts.results["K8S-NODE-COUNT"]
-    assert count["observed"] == 1
+    assert count["observed_value"] == 1
     assert count["evidence"]["excluded"] == {
         "ip-10-0-0-10.ec2.internal": "cordoned (unschedulable)",
         "ip-10-0-0-11.ec2.internal": "tainted dedicated=gpu-batch:NoSchedule",
     }
-    assert verdicts.results["K8S-VERSION"]["observed"] == 5
+    assert verdicts.results["K8S-VERSION"]["observed_value"] == 5
 
 
 def test_another_ingress_controller_warns_naming_it(suites):
     with suites.scenario("ingress-traefik"):
         verdicts = run(suites)
     assert_outcomes(verdicts, {"K8S-INGRESS-NGINX": "warn"})
-    assert verdicts.results["K8S-INGRESS-NGINX"]["observed"] == ["traefik.io/ingress-controller"]
+    assert verdicts.results["K8S-INGRESS-NGINX"]["observed_value"] == ["traefik.io/ingress-controller"]
 
 
 # -- EKS node groups through boto3, against moto in server mode ---------------------------------
@@ -177,13 +177,13 @@ def test_eks_node_groups_scaling_on_off_and_fixed(suites, eks, moto_endpoint):
     _scale(eks, 3, 3)  # the status ConfigMap still says 3..10: EKS's own scaling config wins
     fixed = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert fixed.outcome("K8S-AUTOSCALING") == "warn", fixed.explain("K8S-AUTOSCALING")
-    assert "prefect-pool [eks] (min 3, max 3" in fixed.results["K8S-AUTOSCALING"]["observed"]
+    assert "prefect-pool [eks] (min 3, max 3" in fixed.results["K8S-AUTOSCALING"]["observed_value"]
 
     _scale(eks, 3, 10)
     with suites.scenario("no-autoscaler"):  # bounds on the node group, but nothing scales it
         off = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert off.outcome("K8S-AUTOSCALING") == "warn", off.explain("K8S-AUTOSCALING")
-    assert "no autoscaler" in off.results["K8S-AUTOSCALING"]["observed"]
+    assert "no autoscaler" in off.results["K8S-AUTOSCALING"]["observed_value"]
 
 
 def test_eks_api_refusing_is_an_error_with_the_cause(suites, eks, moto_endpoint):

@@ -45,7 +45,7 @@ def test_slow_api_breaks_the_latency_slo(suites):
         verdicts = suites.run("load", extra=("--run-id", run_id))
     latency = verdicts.results["LOAD-LATENCY"]
     assert latency["outcome"] == "warn", verdicts.explain("LOAD-LATENCY")  # recommended: unmet warns
-    assert latency["observed"] > 1500
+    assert latency["observed_value"] > 1500
     assert verdicts.outcome("LOAD-ERRORS") == "pass", verdicts.explain("LOAD-ERRORS")
     assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
 
@@ -56,7 +56,7 @@ def test_failing_requests_break_the_error_slo_and_pull_the_brake(suites):
         verdicts = suites.run("load", extra=("--run-id", run_id))
     errors = verdicts.results["LOAD-ERRORS"]
     assert errors["outcome"] == "warn", verdicts.explain("LOAD-ERRORS")
-    assert errors["observed"] > 0.05
+    assert errors["observed_value"] > 0.05
     load = _load_section(verdicts)
     assert load["brake"]["stopped"] is True and "error ratio" in load["brake"]["reason"], load["brake"]
     assert verdicts.outcome("LOAD-THROUGHPUT") == "warn", verdicts.explain("LOAD-THROUGHPUT")

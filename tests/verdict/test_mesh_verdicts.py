@@ -33,7 +33,7 @@ def test_each_mesh_fault_fails_its_requirement_and_nothing_else(suites, scenario
     conformant = run(suites)
     verdicts = run(suites, scenario)
     assert verdicts.outcome(requirement) == "fail", verdicts.explain(requirement)
-    assert names in str(verdicts.results[requirement]["observed"]) + verdicts.results[requirement]["message"]
+    assert names in str(verdicts.results[requirement]["observed_value"]) + verdicts.results[requirement]["message"]
     others = {r: change for r, change in moved(conformant, verdicts).items() if r != requirement}
     assert not others, others
     assert verdicts.code == 1

@@ -45,7 +45,7 @@ def test_conformant_server_passes_health_and_version(server, tmp_path):
     )
     assert results["PREFECT-API-HEALTH"]["outcome"] == "pass", output
     assert results["PREFECT-API-VERSION"]["outcome"] == "pass", output
-    assert results["PREFECT-API-VERSION"]["observed"].startswith("3.")
+    assert results["PREFECT-API-VERSION"]["observed_value"].startswith("3.")
     assert results["PREFECT-API-HEALTH"]["evidence"]["request"].endswith("/api/ready")
     assert server.auth_string.split(":")[1] not in output
     # nothing failed; INCOMPLETE (101) while required Prefect requirements still lack a check
@@ -65,7 +65,7 @@ def test_server_older_than_the_profile_minimum_fails_version(server, tmp_path):
         str(profile),
     )
     assert results["PREFECT-API-VERSION"]["outcome"] == "fail"
-    assert results["PREFECT-API-VERSION"]["expected"] == "99.0"
+    assert results["PREFECT-API-VERSION"]["expected_value"] == "99.0"
     assert code == 1
 
 

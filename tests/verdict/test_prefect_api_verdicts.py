@@ -37,7 +37,7 @@ def test_open_api_fails_authn(suites):
     authn = verdicts.results["PREFECT-API-AUTHN"]
     assert authn["outcome"] == "fail", verdicts.explain("PREFECT-API-AUTHN")
     assert "without credentials" in authn["message"]
-    assert any("POST /flows/filter -> 200" in item for item in authn["observed"])
+    assert any("POST /flows/filter -> 200" in item for item in authn["observed_value"])
 
 
 @sandbox
@@ -52,7 +52,7 @@ def test_stopped_worker_fails_the_end_to_end_run_and_leaves_nothing(suites, tmp_
         verdicts = suites.run("prefect/test_e2e.py", profile=f"{profile}", extra=("--run-id", run_id))
     e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]
     assert e2e["outcome"] == "fail", verdicts.explain("PREFECT-E2E-FLOW-RUN")
-    assert e2e["observed"] == "SCHEDULED"
+    assert e2e["observed_value"] == "SCHEDULED"
     assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
 
 

@@ -22,7 +22,7 @@ def test_database_down_fails_api_health_and_nothing_else(suites):
         verdicts = suites.run(API_CHECKS)
     health = verdicts.results["PREFECT-API-HEALTH"]
     assert health["outcome"] == "fail", verdicts.explain("PREFECT-API-HEALTH")
-    assert health["observed"].startswith("503")
+    assert health["observed_value"].startswith("503")
     assert verdicts.code == 1
 
 
