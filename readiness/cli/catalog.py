@@ -50,6 +50,9 @@ def run_requirements(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"profile": profile.name, "requirements": rows}, indent=2, default=str))
         return 0
+    if not sys.stdout.isatty():
+        _print_plain(profile.name, rows)
+        return 0
     from rich.console import Console
     from rich.table import Table
 
@@ -60,9 +63,25 @@ def run_requirements(args: argparse.Namespace) -> int:
     table.add_column("source", overflow="fold")
     for row in rows:
         table.add_row(row["id"], row["component"], row["level"], _expectation(row["params"]), row["source"])
-    # Piped into a file or grep: one row per line, not wrapped at 80 columns.
-    Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 400).print(table)
+    Console(highlight=False, emoji=False).print(table)
     return 0
+
+
+def _print_plain(name: str, rows: list[dict[str, Any]]) -> None:
+    """Piped into a file, `less` or a CI log: one block per requirement, wrapped at COLUMNS (else 100)."""
+    import os
+    import textwrap
+
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
+    width = max(width, 40)
+    id_width = max(len(r["id"]) for r in rows)
+    component_width = max(len(r["component"]) for r in rows)
+    print(f"profile {name}: {len(rows)} requirements")
+    for row in rows:
+        head = f"{row['id']:<{id_width}}  {row['component']:<{component_width}}  {row['level']}"
+        print(textwrap.fill(head, width))
+        for label, text in (("expects", _expectation(row["params"])), ("source", row["source"])):
+            print(textwrap.fill(f"{label}: {text}", width, initial_indent="    ", subsequent_indent="      "))
 
 
 def run_profiles(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import os
 import platform
 import secrets
 import socket
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -214,6 +215,7 @@ def build_report(
     summary["verdict"] = verdict.value
     summary["not_evaluated"] = [r["id"] for r in results if r["level"] == "required" and r["outcome"] == "skip"]
     summary["verdict_reason"] = verdict_reason(verdict, summary, options)
+    summary["verdict_label"] = verdict_label(verdict, left_out)
 
     def _waiver(w: Any, note: str | None = None) -> dict[str, Any]:
         data = {"id": w.id, "reason": w.reason, "owner": w.owner, "expires": w.expires.isoformat()}
@@ -254,6 +256,17 @@ def build_report(
     return report
 
 
+def verdict_label(verdict: Verdict, left_out: list[dict[str, Any]]) -> str:
+    """The verdict as a reader sees it: a read-only audit that left required requirements out says so, so
+    its PASS is never mistaken for a full run's ("PASS (read-only audit: 1 required requirement not in scope)")."""
+    label = verdict.value.upper()
+    read_only = [r for r in left_out if r["level"] == "required" and r["reason"].startswith("read-only run")]
+    if read_only:
+        n = len(read_only)
+        label += f" (read-only audit: {n} required requirement{'s' if n != 1 else ''} not in scope)"
+    return label
+
+
 def verdict_reason(verdict: Verdict, summary: dict[str, Any], options: dict[str, Any]) -> str:
     """One line saying why the run got its verdict."""
     if verdict is Verdict.fail:
@@ -274,6 +287,18 @@ def verdict_reason(verdict: Verdict, summary: dict[str, Any], options: dict[str,
     return "every required requirement in scope passed or is waived"
 
 
+def _to_job_summary(markdown: str) -> None:
+    """GitHub Actions shows what a step appends to $GITHUB_STEP_SUMMARY as the job's summary."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as summary:
+            summary.write(markdown + "\n")
+    except OSError as exc:
+        print(f"prefect-readiness: cannot append the report to GITHUB_STEP_SUMMARY ({target}): {exc}", file=sys.stderr)
+
+
 def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) -> Path:
     """Write all four files under report_dir/<run-id>/ and point report_dir/latest at it."""
     from readiness.report.writers import write_html, write_junit, write_markdown
@@ -283,7 +308,9 @@ def write_reports(report: dict[str, Any], report_dir: Path, redactor: Redactor) 
     run_dir.mkdir(parents=True, exist_ok=True)
     # No indent: json's C encoder only runs without one (four times faster on big reports).
     (run_dir / "conformance.json").write_text(redactor.text(json.dumps(report, default=str)) + "\n")
-    (run_dir / "conformance.md").write_text(redactor.text(write_markdown(report)))
+    markdown = redactor.text(write_markdown(report))
+    (run_dir / "conformance.md").write_text(markdown)
+    _to_job_summary(markdown)
     (run_dir / "conformance.html").write_text(redactor.text(write_html(report)))
     (run_dir / "junit.xml").write_text(redactor.text(write_junit(report)))
     write_textfile(report, run_dir)  # conformance.prom, for monitoring

@@ -28,11 +28,16 @@ STYLE = {
 VERDICT_STYLE = {"pass": "bold green", "incomplete": "bold yellow", "fail": "bold red"}
 
 
+def label(summary: dict[str, Any]) -> str:
+    """The verdict as titles print it (a read-only audit says so); reports before the label had none."""
+    return str(summary.get("verdict_label") or summary["verdict"].upper())
+
+
 def verdict_line(report: dict[str, Any]) -> str:
     """`VERDICT: reason (exit N)`: the first line of the summary, what a gate decides on."""
     summary, options = report["summary"], report["run"]["options"]
     verdict = summary["verdict"]
-    line = f"{verdict.upper()}: {summary.get('verdict_reason', '')}"
+    line = f"{label(summary)}: {summary.get('verdict_reason', '')}"
     if verdict == "incomplete":
         if options.get("allow_incomplete"):
             line += " (exit 0: --allow-incomplete)"
@@ -55,7 +60,7 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
     verdict = summary["verdict"]
     console.print(f"[{VERDICT_STYLE[verdict]}]{escape(verdict_line(report))}[/]", markup=True, soft_wrap=True)
     table = Table(
-        title=f"Prefect readiness — profile {report['run']['profile']}: {verdict.upper()}",
+        title=f"Prefect readiness — profile {report['run']['profile']}: {label(summary)}",
         title_justify="left",
     )
     table.add_column("component")
@@ -100,5 +105,5 @@ def print_summary(report: dict[str, Any], report_dir: Path | None, terminalrepor
     color = bool(getattr(terminalreporter, "hasmarkup", False))
     width = getattr(terminalreporter, "_tw", None)
     text = render_summary(report, report_dir, width=getattr(width, "fullwidth", 120) or 120, color=color)
-    terminalreporter.write_sep("=", f"prefect-readiness: {report['summary']['verdict'].upper()}")
+    terminalreporter.write_sep("=", f"prefect-readiness: {label(report['summary'])}")
     terminalreporter.write(redactor.text(text))

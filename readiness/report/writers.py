@@ -89,7 +89,7 @@ def _md_cell(text: str) -> str:
 
 def write_markdown(report: dict[str, Any]) -> str:
     run, summary = report["run"], report["summary"]
-    verdict = summary["verdict"].upper()
+    verdict = summary.get("verdict_label") or summary["verdict"].upper()
     lines = [
         f"## Prefect readiness: {verdict} — profile `{run['profile']}`",
         "",
@@ -134,7 +134,31 @@ def write_markdown(report: dict[str, Any]) -> str:
     lines += ["", "| Component | " + " | ".join(OUTCOME_ORDER) + " |", "|---|" + "---|" * len(OUTCOME_ORDER)]
     for name, row in component_counts(report).items():
         lines.append(f"| {name} | " + " | ".join(str(row[o]) for o in OUTCOME_ORDER) + " |")
+    lines += _folded_rest(report, budget=MARKDOWN_LIMIT - len("\n".join(lines).encode()) - 1024)
     return "\n".join(lines) + "\n"
+
+
+#: GitHub caps a job summary (and a PR comment) near 64 KiB; the Markdown report stays under this
+MARKDOWN_LIMIT = 60 * 1024
+
+
+def _folded_rest(report: dict[str, Any], budget: int) -> list[str]:
+    """What passed, folded away (`<details>`) under the table of what needs attention (skips and waivers are
+    counted on the summary line); rows past the size budget are counted, not listed."""
+    passed = [r for r in report["results"] if r["outcome"] == "pass"]
+    if not passed:
+        return []
+    out = ["", f"<details><summary>{len(passed)} passed</summary>", "", "| | Requirement | Observed |", "|---|---|---|"]
+    used = sum(len(line.encode()) + 1 for line in out)
+    for shown, r in enumerate(passed):
+        observed = _md_cell(show_value(r["observed"], r["unit"]))
+        row = f"| {ICON['pass']} | **{r['id']}** {_md_cell(r['title'])} | {observed} |"
+        if used + len(row.encode()) + 1 > budget:
+            out.append(f"| | {len(passed) - shown} more, in conformance.html and conformance.json | |")
+            break
+        out.append(row)
+        used += len(row.encode()) + 1
+    return [*out, "", "</details>"]
 
 
 def load_line(load: dict[str, Any]) -> str:
@@ -184,6 +208,8 @@ def write_junit(report: dict[str, Any]) -> str:
     suite_props = ET.SubElement(suite, "properties")
     ET.SubElement(suite_props, "property", name="verdict", value=summary["verdict"])
     ET.SubElement(suite_props, "property", name="verdict_reason", value=summary.get("verdict_reason", ""))
+    if summary.get("verdict_label"):
+        ET.SubElement(suite_props, "property", name="verdict_label", value=summary["verdict_label"])
     left_out = report.get("not_in_run") or []
     ET.SubElement(suite_props, "property", name="not_in_run", value=" ".join(r["id"] for r in left_out))
     for r in report["results"]:

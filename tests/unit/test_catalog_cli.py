@@ -23,11 +23,23 @@ def test_requirements_as_json_carry_the_profiles_parameters_and_source(capsys):
 
 
 def test_requirements_table_has_one_row_per_requirement(capsys):
+    # not a terminal (captured): one block per requirement, wrapped at 100 columns, not a 400-column table
     assert main(["requirements", "--profile", "aws"]) == 0
     out = capsys.readouterr().out
     assert f"profile aws: {CATALOG} requirements" in out
-    row = next(line for line in out.splitlines() if "K8S-NODE-SIZE" in line)
-    assert "recommended" in row and "min_vcpu=8" in row and "8 vCPU / 16 GiB memory recommended node size" in row
+    blocks = out.split("\n")[1:]
+    heads = [i for i, line in enumerate(blocks) if line and not line.startswith(" ")]
+    assert len(heads) == CATALOG
+    start = next(i for i in heads if blocks[i].startswith("K8S-NODE-SIZE "))
+    block = " ".join(" ".join(blocks[start : heads[heads.index(start) + 1]]).split())
+    assert "recommended" in block and "min_vcpu=8" in block and "8 vCPU / 16 GiB memory recommended node size" in block
+    assert max(map(len, out.splitlines())) <= 100
+
+
+def test_requirements_piped_wrap_at_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["requirements", "--profile", "aws"]) == 0
+    assert max(map(len, capsys.readouterr().out.splitlines())) <= 60
 
 
 def test_an_unknown_profile_is_one_line_and_exit_4(capsys):

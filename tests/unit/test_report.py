@@ -115,3 +115,32 @@ def test_the_terminal_prints_the_verdict_first_and_report_paths_unwrapped_at_any
     assert text.splitlines()[0] == "FAIL: 1 error"
     assert f"{report_dir}/conformance.html" in text.splitlines()[-1]
     assert text.splitlines()[-1].endswith("(also conformance.json, conformance.md, junit.xml)")
+
+
+def test_markdown_fits_a_job_summary_verdict_first_passes_folded(tmp_path, monkeypatch):
+    """The full catalog, every requirement evaluated with a long observed value: under GitHub's 64 KiB,
+    the verdict on the first line, failures in the table, passes inside <details>; appended to
+    $GITHUB_STEP_SUMMARY when it is set."""
+    profile = load_profile("azure")
+    long = "x" * 400
+    checks = [
+        CheckResult(req_id, f"suites/x::t{i}", Outcome.passed if i % 3 else Outcome.fail,
+                    observations=[Observation(req_id, long, "y", None, bool(i % 3), {"detail": long})])
+        for i, req_id in enumerate(profile.requirements)
+    ]  # fmt: skip
+    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    full = build_report(run_id="20261126T120000Z-abcdef", profile=profile, checks=checks, waivers=WaiverDecision(),
+                        started_at=now, finished_at=now, options={}, redactor=Redactor())  # fmt: skip
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run_dir = write_reports(full, tmp_path / "out", Redactor())
+    markdown = (run_dir / "conformance.md").read_text()
+    assert len(markdown.encode()) < 64 * 1024
+    assert markdown.startswith("## Prefect readiness: FAIL")
+    failed = [r["id"] for r in full["results"] if r["outcome"] in ("fail", "warn")]
+    passed = [r["id"] for r in full["results"] if r["outcome"] == "pass"]
+    head, folded = markdown.split("<details>", 1)
+    assert all(f"**{i}**" in head for i in failed) and not any(f"**{i}**" in head for i in passed)
+    assert all(f"**{i}**" in folded for i in passed)
+    assert summary.read_text() == "earlier step\n" + markdown + "\n"

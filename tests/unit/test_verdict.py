@@ -265,8 +265,18 @@ def test_flow_run(expect):
     )
     assert _outcomes(report) == {"PREFECT-API-HEALTH": "pass"}
     assert report["summary"]["verdict"] == "pass" and result.ret == 0
+    # a read-only audit's PASS says what it left out, wherever the verdict is shown
+    label = "PASS (read-only audit: 1 required requirement not in scope)"
+    assert report["summary"]["verdict_label"] == label
+    latest = pytester.path / "out" / "latest"
+    result.stdout.fnmatch_lines([f"{label}: *"])
+    assert f"## Prefect readiness: {label}" in (latest / "conformance.md").read_text()
+    html = (latest / "conformance.html").read_text()
+    assert f"<title>Prefect readiness — aws — {label}</title>" in html
+    assert f'name="verdict_label" value="{label}"' in (latest / "junit.xml").read_text()
     result, report = _run(pytester, "suites/prefect/test_p.py")
     assert _outcomes(report) == {"PREFECT-API-HEALTH": "pass", "PREFECT-E2E-FLOW-RUN": "pass"}
+    assert report["summary"]["verdict_label"] == "PASS"
 
 
 def test_every_format_shows_the_verdict_and_what_was_not_in_this_run(suites):
