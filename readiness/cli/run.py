@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             push(json.loads((run_dir / "conformance.json").read_text()), args.pushgateway)
             _say(f"metrics pushed to {args.pushgateway}")
-        except OSError as exc:
-            print(f"readiness run: error: pushgateway {args.pushgateway}: {exc}", file=sys.stderr)
-            code = code or 1
+        except OSError as exc:  # the report and the verdict stand; the metrics just did not get there
+            cause = " ".join(str(getattr(exc, "reason", None) or exc).split())
+            print(f"readiness run: warning: metrics not pushed to {args.pushgateway}: {cause}", file=sys.stderr)
     return code

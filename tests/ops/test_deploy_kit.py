@@ -18,7 +18,7 @@ from readiness.cli import build_parser
 from readiness.core.profile import load_profile
 from readiness.report.upload import StoreURL
 from readiness.targets import load_targets_file
-from tests.ops.kustomize import build
+from tests.ops.kit import build
 from tests.ops.rbac import READ_ACCESS, READ_URLS, REFUSED, SERVICE_ACCOUNT, granted
 
 ROOT = Path(__file__).resolve().parents[2]

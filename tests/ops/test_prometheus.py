@@ -1,12 +1,20 @@
-"""conformance.prom: written beside every report, valid exposition format, one series per requirement and
-outcome, the observed numbers, the verdict and the run's time; the same metrics reach a Pushgateway."""
+"""conformance.prom: written beside every report, valid exposition format (Prometheus's own `promtool check
+metrics` says so), one series per requirement and outcome, the observed numbers, the verdict and the run's
+time; `readiness run --pushgateway` puts the same metrics on a real Pushgateway, replacing its group on each run,
+and an unreachable gateway is a one-line warning that leaves the exit status alone."""
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +26,7 @@ from readiness.core.waivers import WaiverDecision
 from readiness.report.drift import compute_drift
 from readiness.report.model import build_report, write_reports
 from readiness.report.prometheus import TEXTFILE, exposition, push, registry
+from tests.go_tools import go_tool
 
 
 def _report(outcome: Outcome, major: int) -> dict:
@@ -141,3 +150,91 @@ def test_push_replaces_the_profile_group_on_the_gateway(gateway):
     [(method, path, body)] = received
     assert (method, path) == ("PUT", "/metrics/job/prefect-readiness/profile/aws")
     assert b"readiness_requirement_outcome" in body and b"readiness_verdict" in body
+
+
+# -- Prometheus's own tools: promtool and a real Pushgateway (tools/go-tools.sh builds both) ---------------
+def test_promtool_checks_the_text_file_clean(tmp_path):
+    report = _report(Outcome.fail, 13)
+    report["drift"] = compute_drift(_report(Outcome.passed, 14), report)
+    run_dir = write_reports(report, tmp_path, Redactor())
+    done = subprocess.run([str(go_tool("promtool")), "check", "metrics"], input=(run_dir / TEXTFILE).read_text(),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    # exit 0 and no lint finding (promtool prints problems, one per line, and exits 1 on any)
+    assert (done.returncode, done.stdout.strip(), done.stderr.strip()) == (0, "", ""), done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def pushgateway(tmp_path) -> Iterator[str]:
+    port = _free_port()
+    argv = [str(go_tool("pushgateway")), f"--web.listen-address=127.0.0.1:{port}",
+            f"--persistence.file={tmp_path / 'pushgateway.db'}"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the Pushgateway did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _series(url: str, name: str) -> dict[frozenset, float]:
+    """The samples of `name` on the gateway, keyed by their labels (the gateway adds job and instance)."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return {
+        frozenset(s.labels.items()): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+@pytest.mark.slow
+def test_readiness_run_pushes_to_a_real_pushgateway_and_replaces_its_group(pushgateway, tmp_path):
+    from tests.ops.test_runner import QUICK, readiness_run
+
+    first = readiness_run(tmp_path, "--profile", "sandbox", *QUICK, "--pushgateway", pushgateway)
+    assert f"metrics pushed to {pushgateway}" in first.stderr + first.stdout, first.stderr[-2000:]
+    verdicts = _series(pushgateway, "readiness_verdict")
+    assert {dict(k)["verdict"]: v for k, v in verdicts.items()} == {"pass": 0, "incomplete": 1, "fail": 0}
+    assert all(dict(k)["job"] == "prefect-readiness" and dict(k)["profile"] == "sandbox" for k in verdicts)
+    outcomes = _series(pushgateway, "readiness_requirement_outcome")
+    assert outcomes and sum(outcomes.values()) == len({dict(k)["id"] for k in outcomes})  # one outcome each
+    stamp = _series(pushgateway, "readiness_run_timestamp_seconds")
+    # a second run replaces the group: the same series, not twice as many, and the newer run's time
+    second = readiness_run(tmp_path, "--profile", "sandbox", *QUICK, "--pushgateway", pushgateway)
+    assert second.returncode == first.returncode
+    assert set(_series(pushgateway, "readiness_requirement_outcome")) == set(outcomes)
+    [(labels, newer)] = _series(pushgateway, "readiness_run_timestamp_seconds").items()
+    assert set(stamp) == {labels} and newer > next(iter(stamp.values()))
+
+
+@pytest.mark.slow
+def test_an_unreachable_pushgateway_is_one_warning_and_the_verdict_stands(tmp_path):
+    from tests.ops.test_runner import QUICK, readiness_run
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    without = readiness_run(tmp_path / "a", "--profile", "sandbox", *QUICK)
+    dead = f"http://127.0.0.1:{_free_port()}"
+    result = readiness_run(tmp_path / "b", "--profile", "sandbox", *QUICK, "--pushgateway", dead)
+    assert result.returncode == without.returncode, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if dead in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"readiness run: warning: metrics not pushed to {dead}: ")
+    assert "Connection refused" in warnings[0] or "refused" in warnings[0].lower(), warnings
+    report = Path(tmp_path / "b" / "reports" / "latest" / "conformance.json").read_text()
+    assert '"verdict": "incomplete"' in report

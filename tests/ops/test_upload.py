@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -18,6 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from readiness.core.cache import CACHE_ROOT
 from readiness.report.upload import StoreURL, UploadError, fetch_latest, upload_run
+from tests.go_tools import go_tool
 
 BUCKET = "audit-reports"
 
@@ -178,22 +180,54 @@ def test_azure_blob_keeps_each_run_and_gives_back_the_latest(azurite, tmp_path, 
         upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), missing)
 
 
-# -- Cloud Storage: the client's own emulator setting, a small JSON-API stand-in (tests/ops/fake_gcs.py) ----
-def test_gcs_keeps_each_run_and_gives_back_the_latest(tmp_path, monkeypatch):
-    from tests.ops.fake_gcs import FakeGCS
+# -- Cloud Storage: fake-gcs-server (a Go program speaking GCS's JSON API; tools/go-tools.sh builds it), reached
+# through the client's own emulator setting, STORAGE_EMULATOR_HOST ---------------------------------------------
+@pytest.fixture
+def gcs(tmp_path) -> Iterator[str]:
+    """fake-gcs-server over HTTP on loopback with one bucket, `audits`, kept in memory."""
+    port = _free_port()
+    data = tmp_path / "gcs-data"
+    (data / "audits").mkdir(parents=True)
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(go_tool("fake-gcs-server")), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+         "-backend", "memory", "-data", str(data), "-external-url", url, "-log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"fake-gcs-server did not listen on 127.0.0.1:{port}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
 
-    with FakeGCS({"audits"}) as gcs:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
-        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "example-project")
-        url = StoreURL.parse("gs://audits/prefect")
-        assert fetch_latest(url, tmp_path / "baseline.json") is None
-        upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
-        upload_run(_run_dir(tmp_path, "run-2", "fail"), url)
-        assert {("audits", "prefect/run-1/junit.xml"), ("audits", "prefect/latest/conformance.prom")} <= set(
-            gcs.objects
-        )
-        assert gcs.objects[("audits", "prefect/latest/conformance.html")][1].startswith("text/html")
-        baseline = fetch_latest(url, tmp_path / "b" / "conformance.json")
-        assert baseline is not None and json.loads(baseline.read_text())["run"]["id"] == "run-2"
-        with pytest.raises(UploadError, match=r"^report store gs://elsewhere/x: upload failed: NotFound"):
-            upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), StoreURL.parse("gs://elsewhere/x"))
+
+def _gcs_objects(url: str, bucket: str) -> dict[str, str]:
+    """name -> contentType of every object in `bucket`, as the JSON API lists them."""
+    import httpx
+
+    items = httpx.get(f"{url}/storage/v1/b/{bucket}/o", timeout=10).json().get("items", [])
+    return {item["name"]: item.get("contentType", "") for item in items}
+
+
+def test_gcs_keeps_each_run_and_gives_back_the_latest(tmp_path, monkeypatch, gcs):
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "example-project")
+    url = StoreURL.parse("gs://audits/prefect")
+    assert fetch_latest(url, tmp_path / "baseline.json") is None
+    upload_run(_run_dir(tmp_path, "run-1", "pass"), url)
+    upload_run(_run_dir(tmp_path, "run-2", "fail"), url)
+    objects = _gcs_objects(gcs, "audits")
+    assert {"prefect/run-1/junit.xml", "prefect/latest/conformance.prom"} <= set(objects)
+    assert objects["prefect/latest/conformance.html"].startswith("text/html")
+    baseline = fetch_latest(url, tmp_path / "b" / "conformance.json")
+    assert baseline is not None and json.loads(baseline.read_text())["run"]["id"] == "run-2"
+    with pytest.raises(UploadError, match=r"^report store gs://elsewhere/x: upload failed: NotFound"):
+        upload_run(_run_dir(tmp_path / "again", "run-3", "pass"), StoreURL.parse("gs://elsewhere/x"))

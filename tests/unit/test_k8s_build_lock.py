@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 BUILD = Path(__file__).resolve().parents[2] / "tools" / "k8s" / "build.sh"
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kwok")
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "kwok")
 
 FAKE_STEP = """#!/usr/bin/env bash
 # Writes the build's outputs slowly, one by one, into the folder it is given.

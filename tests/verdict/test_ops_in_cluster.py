@@ -1,5 +1,6 @@
-"""The in-cluster kit on the sandbox's API server: every overlay passes a server-side dry run, the aws kit is
-created for real (its Job's pod admitted under the `restricted` Pod Security level) and deleted; the
+"""The in-cluster kit on the sandbox's API server, as its users apply it: every overlay rendered by `kustomize
+build` passes `kubectl apply --server-side --dry-run=server`, the aws kit is applied for real (its Job's pod
+admitted under the `restricted` Pod Security level) and deleted with `kubectl delete`; the
 ServiceAccount is allowed exactly the read list of tests/ops/rbac.py and refused the rest
 (SubjectAccessReview); with its own token it runs every read check of the Kubernetes and mesh suites
 without a permission error."""
@@ -7,6 +8,7 @@ without a permission error."""
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,17 +18,21 @@ import pytest
 import yaml
 
 from readiness.sandbox.kubernetes.kube import Kube, Ref
-from tests.ops.kustomize import build
+from tests.go_tools import kubectl
+from tests.ops.kit import rendered
 from tests.ops.rbac import GROUPS, NAMESPACE, READ_ACCESS, READ_URLS, REFUSED, SERVICE_ACCOUNT, USER, Access
 from tests.suite_run import ROOT, Verdicts, run_suites
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 OVERLAYS = ROOT / "deploy" / "overlays"
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 
 
-def _dry_run(kube: Kube, obj: dict) -> dict:
-    return kube.call("POST", kube.path(Ref.of(obj), with_name=False), obj, [("dryRun", "All")])
+def _kubectl(kubeconfig: str, *args: str, manifest: str) -> str:
+    """kubectl with the sandbox's kubeconfig, the manifest on stdin; its own error output when it fails."""
+    done = subprocess.run([str(kubectl()), f"--kubeconfig={kubeconfig}", *args, "-f", "-"], input=manifest,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert done.returncode == 0, f"kubectl {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr}"
+    return done.stdout
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -45,30 +51,23 @@ def kube(suites) -> Iterator[Kube]:
 
 
 @pytest.fixture(scope="module")
-def kit(kube) -> Iterator[list[dict]]:
-    """Dry-run every overlay, create the aws one, and delete it all at the end (also on failure)."""
-    overlays = {cloud.name: build(cloud) for cloud in sorted(OVERLAYS.iterdir())}
+def kit(suites, kube) -> Iterator[list[dict]]:
+    """Dry-run every overlay, apply the aws one, and delete it at the end (also on failure): kustomize build
+    piped to kubectl apply --server-side, as a user runs them."""
+    kubeconfig = suites.sandbox.env()["KUBECONFIG"]
+    overlays = {cloud.name: rendered(cloud) for cloud in sorted(OVERLAYS.iterdir())}
     assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None, f"namespace {NAMESPACE} left over from an earlier run"
-    objects = overlays["aws"]
+    manifest = overlays["aws"]
+    objects = [o for o in yaml.safe_load_all(manifest) if o]
     try:
-        for rendered in overlays.values():  # cluster-scoped first: namespaced ones need the Namespace to exist
-            for obj in rendered:
-                if obj["kind"] in CLUSTER_SCOPED:
-                    assert _dry_run(kube, obj)["metadata"]["name"] == obj["metadata"]["name"]
+        for cloud, text in overlays.items():
+            out = _kubectl(kubeconfig, "apply", "--server-side", "--dry-run=server", manifest=text)
+            assert "(server dry run)" in out, f"{cloud}: {out}"
         assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None  # a dry run creates nothing
-        namespace = next(o for o in objects if o["kind"] == "Namespace")
-        kube.create(namespace)
-        for rendered in overlays.values():
-            for obj in rendered:
-                if obj["kind"] not in CLUSTER_SCOPED:
-                    _dry_run(kube, obj)
-        for obj in objects:
-            if obj is not namespace:
-                kube.create(obj)
+        _kubectl(kubeconfig, "apply", "--server-side", "--field-manager=prefect-readiness-tests", manifest=manifest)
         yield objects
     finally:
-        for obj in reversed(objects):
-            kube.delete(Ref.of(obj), grace_seconds=0)
+        _kubectl(kubeconfig, "delete", "--ignore-not-found", "--wait=false", "--grace-period=0", manifest=manifest)
         _wait(lambda: kube.get(Ref("v1", "Namespace", NAMESPACE)) is None, 120, f"namespace {NAMESPACE} to go")
 
 

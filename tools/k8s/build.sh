@@ -7,6 +7,8 @@
 #
 # Output, under ${READINESS_CACHE:-$HOME/.cache/prefect-readiness}/k8s/<k8s-version>/:
 #   bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler   (k8s.io/kubernetes, real release)
+#   bin/kubectl                                                         (the same release: the deploy kit's
+#                                                                        tests apply it with kubectl)
 #   bin/etcd                                                            (go.etcd.io/etcd/server/v3, the
 #                                                                        version Kubernetes pins)
 #   bin/kwok                                                            (sigs.k8s.io/kwok)
@@ -45,7 +47,7 @@ fi
 
 if [[ "${1:-}" == "--regen" ]]; then
   # Generate go.mod from the release's own go.mod: every staging module is replaced by its published
-  # v0.<minor>.<patch> twin, then the three commands become `tool` directives.
+  # v0.<minor>.<patch> twin, then the four commands become `tool` directives.
   staging_version="v0.${K8S_VERSION#v1.}"
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
@@ -69,7 +71,8 @@ if [[ "${1:-}" == "--regen" ]]; then
   log "resolving tools (downloads the module graph)"
   go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
-    "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION"
+    "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"
   etcd_version="$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
   go get -tool "go.etcd.io/etcd/server/v3@$etcd_version"
   go mod tidy
@@ -78,7 +81,7 @@ if [[ "${1:-}" == "--regen" ]]; then
 fi
 
 timing_file="$CACHE/build-timing.json"
-want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+want=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 
 # What is still to build: binaries neither in KUBEBUILDER_ASSETS nor in the cache, and the Istio CRDs.
 find_missing() {
@@ -147,7 +150,7 @@ go_build() {
   export CGO_ENABLED=0
   export GOFLAGS="${GOFLAGS:-} -mod=mod"
   local k8s_targets=() b
-  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     in_list "$b" && k8s_targets+=("k8s.io/kubernetes/cmd/$b")
   done
   if [[ ${#k8s_targets[@]} -gt 0 ]]; then
