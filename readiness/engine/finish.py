@@ -5,6 +5,7 @@ xdist hand-over of the run's ID and deadline to the workers, and the load suite'
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ def record_load(config: pytest.Config, load: dict[str, Any]) -> None:
     state = state_of(config)
     if state is not None:
         state.load = state.redactor.data(load)
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller writes the report (see testnodedown)
+            workeroutput["readiness_load"] = json.loads(json.dumps(state.load, default=str))
 
 
 @pytest.hookimpl(optionalhook=True)

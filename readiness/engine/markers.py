@@ -83,8 +83,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """An xdist worker finished: its checks join the run's scope."""
+    """An xdist worker finished: its checks join the run's scope, and the load statistics it recorded (the
+    load suite's one Locust run happens on one worker) reach the controller's report."""
     state = state_of(node.config)
-    scope = getattr(node, "workeroutput", {}).get("readiness_scope")
+    output = getattr(node, "workeroutput", {}) or {}
+    scope = output.get("readiness_scope")
     if state is not None and scope:
         state.scope.merge(scope)
+    if state is not None and output.get("readiness_load"):
+        state.load = output["readiness_load"]

@@ -307,3 +307,39 @@ def test_xdist_workers_hand_the_scope_to_the_controller(suites):
     assert parallel["not_in_run"] == serial["not_in_run"]
     assert parallel["summary"] == serial["summary"]
     assert parallel_run.ret == serial_run.ret == 1
+
+
+LOAD = """
+import pytest
+
+from readiness.engine.plugin import record_load
+
+
+@pytest.fixture(scope="session")
+def load_run(request):
+    stats = {"total": {"requests": 120, "rps": 8.0, "p95_ms": 350.0}, "error_ratio": 0.0, "history": [[0, 4.0]]}
+    record_load(request.config, stats)
+    return stats
+
+
+@pytest.mark.requirement("LOAD-LATENCY", effect="load")
+def test_latency(load_run, expect):
+    expect.at_most("p95 latency", load_run["total"]["p95_ms"], 6000, unit="ms")
+
+
+@pytest.mark.requirement("LOAD-ERRORS", effect="load")
+def test_errors(load_run, expect):
+    expect.at_most("error ratio", load_run["error_ratio"], 0.01)
+"""
+
+
+def test_load_figures_reach_the_report_from_an_xdist_worker(pytester):
+    """The load suite's one Locust run happens on a worker under `-n 2`: its statistics (and so the charts)
+    still reach the controller's report, as in a serial run."""
+    _suites(pytester, {"suites/load/test_load.py": LOAD})
+    _, serial = _run(pytester, "suites/load", out="serial")
+    _, parallel = _run(pytester, "suites/load", "-n", "2", out="parallel")
+    assert serial["load"]["total"] == {"requests": 120, "rps": 8.0, "p95_ms": 350.0}
+    assert parallel["load"] == serial["load"]
+    html = (pytester.path / "parallel" / "latest" / "conformance.html").read_text()
+    assert "120" in html and "Load" in html
