@@ -237,15 +237,21 @@ class PrefectAPI:
     def _trace(self, flow_run_id: str, via: str, final_state: str | None, seconds: float) -> FlowRunTrace:
         history = self._ok("GET", f"/flow_run_states/?flow_run_id={flow_run_id}") or []
         states = [s.get("type") for s in sorted(history, key=lambda s: s.get("timestamp", ""))]
-        # logs arrive in batches (every 2 s): read until two reads a second apart agree (at most 6 s)
+        # Logs arrive in batches (every 2 s, later on a busy machine), the flow-run process's last ones as it
+        # exits, after its final state. Read until the engine's closing line ("Finished in state ...") is
+        # there, or, for a run no engine drove, until two reads 2 s apart agree; at most 20 s.
         lines: list[str] = []
         body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "sort": "TIMESTAMP_ASC"}
-        for _ in range(6):
+        deadline = time.monotonic() + 20
+        while True:
             previous = lines
             lines = [entry.get("message", "") for entry in self._ok("POST", "/logs/filter", body) or []]
-            if final_state not in _TERMINAL or (lines and lines == previous):
+            if final_state not in _TERMINAL or any(line.startswith("Finished in state") for line in lines):
                 break
-            time.sleep(1.0)
+            engine_driven = via.startswith("deployment")  # a worker ran it through Prefect's flow engine
+            if (lines and lines == previous and not engine_driven) or time.monotonic() >= deadline:
+                break
+            time.sleep(2.0)
         return FlowRunTrace(
             flow_run_id=flow_run_id,
             via=via,
