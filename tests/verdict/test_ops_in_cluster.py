@@ -25,6 +25,8 @@ from tests.suite_run import ROOT, Verdicts, run_suites
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 OVERLAYS = ROOT / "deploy" / "overlays"
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+MANAGER = "prefect-readiness-tests"  # one field manager for every apply, as one operator applying the kit
 
 
 def _kubectl(kubeconfig: str, *args: str, manifest: str) -> str:
@@ -59,12 +61,22 @@ def kit(suites, kube) -> Iterator[list[dict]]:
     assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None, f"namespace {NAMESPACE} left over from an earlier run"
     manifest = overlays["aws"]
     objects = [o for o in yaml.safe_load_all(manifest) if o]
+    apply = ("apply", "--server-side", f"--field-manager={MANAGER}")
     try:
+        # A server dry run of a namespaced object needs its Namespace: the cluster-scoped part of every overlay
+        # first (it creates nothing), then the kit's Namespace for real, then every overlay in full, then the
+        # aws kit for real.
         for cloud, text in overlays.items():
-            out = _kubectl(kubeconfig, "apply", "--server-side", "--dry-run=server", manifest=text)
-            assert "(server dry run)" in out, f"{cloud}: {out}"
+            cluster_scoped = [o for o in yaml.safe_load_all(text) if o and o["kind"] in CLUSTER_SCOPED]
+            out = _kubectl(kubeconfig, *apply, "--dry-run=server", manifest=yaml.safe_dump_all(cluster_scoped))
+            assert out.count("(server dry run)") == len(cluster_scoped), f"{cloud}: {out}"
         assert kube.get(Ref("v1", "Namespace", NAMESPACE)) is None  # a dry run creates nothing
-        _kubectl(kubeconfig, "apply", "--server-side", "--field-manager=prefect-readiness-tests", manifest=manifest)
+        namespace = [o for o in objects if o["kind"] == "Namespace"]
+        _kubectl(kubeconfig, *apply, manifest=yaml.safe_dump_all(namespace))
+        for cloud, text in overlays.items():
+            out = _kubectl(kubeconfig, *apply, "--dry-run=server", manifest=text)
+            assert out.count("(server dry run)") == len([o for o in yaml.safe_load_all(text) if o]), f"{cloud}: {out}"
+        _kubectl(kubeconfig, *apply, manifest=manifest)
         yield objects
     finally:
         _kubectl(kubeconfig, "delete", "--ignore-not-found", "--wait=false", "--grace-period=0", manifest=manifest)
