@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from readiness.sandbox import Sandbox
+from tests.report_wording import report_problems
 from tests.suite_run import ROOT, Verdicts, run_suites
 
 
@@ -25,7 +26,12 @@ class SuiteRunner:
         env["PREFECT_HOME"] = str(self.sandbox.ctx.root / "client-home")
         report_dir = Path(tempfile.mkdtemp(prefix="verdicts-", dir=self.sandbox.ctx.root))
         paths = [ROOT / "suites" / s for s in suites] or [ROOT / "suites"]
-        return run_suites(paths, env=env, report_dir=report_dir, profile=profile, extra=extra)
+        verdicts = run_suites(paths, env=env, report_dir=report_dir, profile=profile, extra=extra)
+        # Every report a verdict test produces (the conformant sandbox and every scenario) reads as words and
+        # units: observed and expected carry no Python repr and no number without its unit (issue #18).
+        wording = report_problems({"results": list(verdicts.results.values())})
+        assert not wording, "observed/expected not in words and units:\n" + "\n".join(wording)
+        return verdicts
 
     def scenario(self, name: str) -> AbstractContextManager[None]:
         return self.sandbox.scenario(name)
