@@ -58,7 +58,21 @@ def with_unit(value: Any, unit: str | None) -> str:
         return text
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         return f"{text} ({unit})"
+    if unit == "s" and isinstance(value, (int, float)) and abs(value) >= 120:
+        return f"{text} s ({duration(value)})"
     return f"{text} {unit}"
+
+
+def duration(seconds: float) -> str:
+    """3599.7 -> '60 min'; 90000 -> '25 h'; 5 -> '5 s'."""
+    magnitude = abs(seconds)
+    if magnitude >= 2 * 86400:
+        return f"{number(round(seconds / 86400, 1))} days"
+    if magnitude >= 2 * 3600:
+        return f"{number(round(seconds / 3600, 1))} h"
+    if magnitude >= 120:
+        return f"{number(round(seconds / 60))} min"
+    return f"{number(seconds)} s"
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import listing
 from readiness.probes.tls import served_chain
 
 
@@ -18,7 +19,7 @@ def test_public_names_resolve_to_the_load_balancer(public_names, resolver, targe
         "public names resolve only to the load balancer",
         not elsewhere,
         observed={name: r.addresses for name, r in resolved.items()},
-        expected=f"addresses within {sorted(load_balancer.addresses)}",
+        expected=f"addresses within {listing(sorted(load_balancer.addresses))} (the load balancer)",
         evidence={
             "names": {name: r.evidence for name, r in resolved.items()},
             "load_balancer": load_balancer.evidence,

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from readiness.core.humanize import listing, number
 from readiness.probes.tls import hsts, http_redirect, scan_protocols, served_chain
 
 
@@ -86,7 +87,7 @@ def test_only_modern_protocols_and_no_weak_suites(endpoints, probe_timeout, para
         "protocol versions accepted",
         all(set(p) <= allowed and p for p in offered.values()),
         observed=offered,
-        expected=f"some of {sorted(allowed)} and nothing older",
+        expected=f"some of {listing(sorted(allowed))} and nothing older",
         evidence=evidence,
     )
     weak = {w: s.weak_suites(params["weak_cipher_markers"], params["min_cipher_bits"]) for w, s in scans.items()}
@@ -116,7 +117,8 @@ def test_keys_and_signatures_are_strong(endpoints, probe_timeout, params, expect
         "keys and signature hashes of the served certificates",
         not weak,
         observed=weak or {w: [f"{c.key}, {c.signature_hash}" for c in ch.certificates] for w, ch in served.items()},
-        expected=f"RSA >= {params['min_rsa_bits']}, EC >= {params['min_ec_bits']} bits, no {sorted(weak_hashes)}",
+        expected=f"RSA ≥ {params['min_rsa_bits']} bits, EC ≥ {params['min_ec_bits']} bits, "
+        f"no {listing(sorted(weak_hashes))} signature hash",
         evidence={**edge_evidence, "served": {w: c.evidence() for w, c in served.items()}},
     )
 
@@ -128,7 +130,7 @@ def test_hsts_and_plain_http_redirects(endpoints, targets, probe_timeout, params
         "Strict-Transport-Security max-age",
         all(h.max_age is not None and h.max_age >= params["min_max_age"] for h in headers.values()),
         observed={where: h.header or "absent" for where, h in headers.items()},
-        expected=f"max-age >= {params['min_max_age']}",
+        expected=f"max-age ≥ {params['min_max_age']} s ({number(params['min_max_age'] / 86400)} days)",
         evidence={**edge_evidence, "https": {w: h.evidence for w, h in headers.items()}},
     )
     http_port = int(targets.get("edge.http_port") or 80)

@@ -85,7 +85,7 @@ def test_test_user_signs_in_and_gets_a_valid_id_token(
     )
     if params.get("groups_claim"):
         expect.true(
-            f"groups claim {params['groups_claim']!r} present",
+            f"groups claim “{params['groups_claim']}” present",
             params["groups_claim"] in token.claim_names,
             observed=list(token.claim_names),
             evidence=evidence,

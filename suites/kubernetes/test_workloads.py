@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import plural
+
 
 @pytest.mark.requirement("PREFECT-WORKLOADS")
 def test_prefect_workloads_are_available_and_stable(prefect_workloads, expect, params):
@@ -19,13 +21,21 @@ def test_prefect_workloads_are_available_and_stable(prefect_workloads, expect, p
     expect.equal("workloads not Available at their desired replicas", prefect_workloads.unavailable, [],
                  evidence=evidence)  # fmt: skip
     expect.equal("Pending pods", prefect_workloads.pending_pods, [], evidence=evidence)
+    expect.equal("containers without CPU and memory requests", prefect_workloads.containers_without_requests, [],
+                 evidence=evidence)  # fmt: skip
+    # Last, so a pass reads as the whole picture: each workload's readiness and the restarts.
     worst = prefect_workloads.most_restarted
+    restarts = worst.restarts if worst else 0
+    ready = ", ".join(f"{w.name} {w.ready}/{w.desired} ready" for w in prefect_workloads.workloads)
     expect.at_most(
         "highest container restart count" + (f" ({worst.pod}/{worst.name})" if worst else ""),
-        worst.restarts if worst else 0,
+        restarts,
         params["max_restarts"],
         unit="restarts",
         evidence=evidence,
+        observed_text=f"{ready}; {plural(restarts, 'restart')} at most per container"
+        + (f" ({worst.pod}/{worst.name})" if worst and restarts else "")
+        + "; none Pending, crash-looping or without requests",
+        expected_text=f"every Prefect workload Available at its desired replicas; at most {params['max_restarts']} "
+        "restarts per container; no Pending pod, crash loop or container without CPU and memory requests",
     )
-    expect.equal("containers without CPU and memory requests", prefect_workloads.containers_without_requests, [],
-                 evidence=evidence)  # fmt: skip

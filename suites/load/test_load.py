@@ -24,7 +24,7 @@ def test_latency_per_endpoint_class_stays_within_the_slo(load_run, params, expec
 def test_error_ratio_stays_within_the_slo(load_run, params, expect):
     result = load_run.result
     expect.at_most("share of requests that failed under load", result.error_ratio, params["max_ratio"],
-                   evidence=result.evidence())  # fmt: skip
+                   unit="ratio", evidence=result.evidence())  # fmt: skip
 
 
 @pytest.mark.requirement("LOAD-THROUGHPUT", effect="load")

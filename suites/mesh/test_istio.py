@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from readiness.core.expect import CheckError
+from readiness.core.humanize import listing
 from readiness.probes.mesh import plaintext_probe, refused_without_credentials
 from readiness.probes.tls import unverified_context
 
@@ -132,7 +133,7 @@ def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, para
         "VirtualService routes reach Services that exist, on their ports, with ready endpoints",
         not dead and not unrouted,
         observed=(dead + [f"no live route for {u}" for u in unrouted]) or [str(r) for r in routes],
-        expected=f"live routes for {sorted(host + params['paths'][role] for role, host in hosts.items())}",
+        expected=f"live routes for {listing(sorted(host + params['paths'][role] for role, host in hosts.items()))}",
         evidence=evidence,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import percent
 from readiness.probes.postgres import local_migration_head
 
 
@@ -63,7 +64,10 @@ def test_postgres_allows_prefects_connection_pools(postgres, expect, params):
         f"{processes} processes + {params['reserve']} reserve)",
         facts.max_connections,
         budget,
+        unit="connections",
         evidence=facts.evidence,
+        expected_text=f"max_connections at least {budget} connections: ({params['pool_size']} pool + "
+        f"{params['max_overflow']} overflow) × {processes} Prefect processes + {params['reserve']} reserved",
     )
 
 
@@ -78,7 +82,10 @@ def test_postgres_has_connection_headroom(postgres, cloud_connections, expect, p
         f"connections in use ({when}) / max_connections ({in_use}/{facts.max_connections})",
         round(in_use / facts.max_connections, 4),
         params["max_used_ratio"],
+        unit="ratio",
         evidence=evidence,
+        observed_text=f"{in_use} of {facts.max_connections} connections in use ({when}): "
+        f"{percent(in_use / facts.max_connections)} of max_connections",
     )
 
 

@@ -79,6 +79,7 @@ def test_redis_has_memory_headroom(redis_probes, expect, params):
             f"{probe.endpoint.role} Redis used memory / {info.memory_limit_source}",
             info.used_ratio,
             params["max_used_ratio"],
+            unit="ratio",
             evidence=info.evidence,
         )
 

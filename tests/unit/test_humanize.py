@@ -42,6 +42,8 @@ def test_numbers(value, text):
         ({"a": 1, "b": None}, None, "a: 1; b: none"),
         ("", None, "(empty)"),
         (list(range(10)), None, "0, 1, 2, 3, 4, 5, 6, 7 and 2 more"),
+        (3599.7, "s", "3,599.7 s (60 min)"),
+        (0.3, "s", "0.3 s"),
     ],
 )
 def test_values_with_units(value, unit, text):
