@@ -151,7 +151,7 @@ def _folded_rest(report: dict[str, Any], budget: int) -> list[str]:
     out = ["", f"<details><summary>{len(passed)} passed</summary>", "", "| | Requirement | Observed |", "|---|---|---|"]
     used = sum(len(line.encode()) + 1 for line in out)
     for shown, r in enumerate(passed):
-        observed = _md_cell(show_value(r["observed"], r["unit"]))
+        observed = _md_cell(said_text(r, "observed"))
         row = f"| {ICON['pass']} | **{r['id']}** {_md_cell(r['title'])} | {observed} |"
         if used + len(row.encode()) + 1 > budget:
             out.append(f"| | {len(passed) - shown} more, in conformance.html and conformance.json | |")
