@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import listing, number, plural, with_unit
+
 
 @pytest.mark.requirement("SSO-DISCOVERY")
 def test_discovery_document_and_signing_keys_are_usable(identity_provider, oidc, oidc_evidence, expect, params):
@@ -22,7 +24,7 @@ def test_discovery_document_and_signing_keys_are_usable(identity_provider, oidc,
     expect.true(
         "authorization-code flow supported",
         discovery.supports_code_flow,
-        observed=f"response types {list(discovery.response_types)}, grant types {list(discovery.grant_types)}",
+        observed=f"response types {listing(discovery.response_types)}, grant types {listing(discovery.grant_types)}",
         expected="response type code, grant type authorization_code",
         evidence=evidence,
     )
@@ -42,6 +44,11 @@ def test_discovery_document_and_signing_keys_are_usable(identity_provider, oidc,
         params["max_clock_skew_s"],
         unit="s",
         evidence={"date_header": discovery.evidence.get("date_header"), "skew_s": discovery.clock_skew_s},
+        observed_text=f"issuer {discovery.issuer}: discovery complete on https, code flow with PKCE S256, "
+        f"{plural(len(jwks.usable), 'usable signing key')}; clock skew "
+        + ("not measured (no Date header)" if skew is None else f"{number(skew)} s"),
+        expected_text=f"issuer {oidc.issuer}, every field the login needs on https, code flow with PKCE S256, "
+        f"at least 1 usable signing key; clock skew at most {number(params['max_clock_skew_s'])} s",
     )
 
 
@@ -91,5 +98,13 @@ def test_test_user_signs_in_and_gets_a_valid_id_token(
             evidence=evidence,
         )
     expect.at_least(
-        "ID token lifetime left", token.expires_in_s, params["min_token_lifetime_s"], unit="s", evidence=evidence
+        "ID token lifetime left",
+        token.expires_in_s,
+        params["min_token_lifetime_s"],
+        unit="s",
+        evidence=evidence,
+        observed_text=f"{login.method} sign-in: ID token signed ({token.algorithm}), issuer and audience right, "
+        f"claims present; lifetime left {with_unit(token.expires_in_s, 's')}",
+        expected_text="a signed ID token for the client with the claims Prefect maps; lifetime left at least "
+        f"{with_unit(params['min_token_lifetime_s'], 's')}",
     )

@@ -54,4 +54,4 @@ def test_the_api_recovers_after_the_load(load_run, params, expect):
     )
     if recovery.pod_restarts is not None:  # measured when a Kubernetes target is configured
         expect.equal("container restarts in the Prefect namespace during the load", recovery.pod_restarts, 0,
-                     evidence=recovery.evidence)  # fmt: skip
+                     unit="restarts", evidence=recovery.evidence)  # fmt: skip

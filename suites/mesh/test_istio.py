@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from readiness.core.expect import CheckError
-from readiness.core.humanize import listing
+from readiness.core.humanize import listing, plural, show
 from readiness.probes.mesh import plaintext_probe, refused_without_credentials
 from readiness.probes.tls import unverified_context
 
@@ -19,13 +19,22 @@ def test_istiod_is_available_and_the_crds_are_served(mesh, params, expect, mesh_
     expect.true(
         "Istio CRDs served",
         not missing,
-        observed=f"missing {missing}" if missing else sorted(plane.crds),
+        observed=f"missing {show(missing)}" if missing else sorted(plane.crds),
         expected=sorted(params["crds"]),
         evidence=evidence,
     )
     expect.at_least(f"ready istiod replicas in {plane.namespace}", plane.ready_replicas, 1, evidence=evidence)
     expect.true("istiod Deployment Available", plane.available, evidence=evidence)
-    expect.version_at_least("istiod version", plane.version, params["min_version"], evidence=evidence)
+    expect.version_at_least(
+        "istiod version",
+        plane.version,
+        params["min_version"],
+        evidence=evidence,
+        observed_text=f"istiod {show(plane.version)} in {plane.namespace}: Available, "
+        f"{plural(plane.ready_replicas or 0, 'ready replica')}; {plural(len(params['crds']), 'Istio CRD')} served",
+        expected_text=f"istiod at least {params['min_version']}, Available with at least 1 ready replica; "
+        f"the Istio CRDs {listing(sorted(params['crds']))} served",
+    )
 
 
 @pytest.mark.requirement("MESH-MTLS-STRICT")
@@ -58,14 +67,14 @@ def test_prefect_pods_carry_the_proxy(mesh, expect, mesh_evidence):
     expect.true(
         f"namespace {enrollment.namespace} enrolled in the mesh",
         enrollment.mode is not None,
-        observed=enrollment.mode or f"labels {enrollment.labels}",
+        observed=enrollment.mode or f"labels {show(enrollment.labels)}",
         expected="istio-injection=enabled, istio.io/rev or istio.io/dataplane-mode=ambient",
         evidence=evidence,
     )
     expect.true(
         "running Prefect pods with the istio-proxy sidecar (or ambient capture)",
         not enrollment.without_proxy,
-        observed=f"without proxy: {enrollment.without_proxy}" if enrollment.without_proxy else enrollment.pods,
+        observed=f"without proxy: {show(enrollment.without_proxy)}" if enrollment.without_proxy else enrollment.pods,
         expected="every pod",
         evidence=evidence,
     )
@@ -78,7 +87,7 @@ def test_authorization_policies_protect_prefect(mesh, targets, probe_timeout, ex
     expect.true(
         "Prefect workloads selected by an AuthorizationPolicy",
         not authz.unprotected,
-        observed=f"none applies to {authz.unprotected}" if authz.unprotected else authz.applying,
+        observed=f"none applies to {show(authz.unprotected)}" if authz.unprotected else authz.applying,
         expected="at least one policy per workload",
         evidence=evidence,
     )
@@ -121,7 +130,7 @@ def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, para
                 **targets.evidence("edge.api_host", "edge.ui_host")}  # fmt: skip
     unserved = sorted(h for h, g in gateways.items() if not g)
     expect.true("Gateways serving the public hosts", not unserved,
-                observed=f"no Gateway for {unserved}" if unserved else gateways, expected="each host",
+                observed=f"no Gateway for {show(unserved)}" if unserved else gateways, expected="each host",
                 evidence=evidence)  # fmt: skip
     unrouted = []
     for role, host in hosts.items():

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from readiness.core.expect import CheckError
+from readiness.core.humanize import number, plural
 
 
 @pytest.mark.requirement("PREFECT-E2E-FLOW-RUN", effect="write")
@@ -29,4 +30,12 @@ def test_a_flow_run_completes_and_its_logs_can_be_read(prefect_api, prefect_depl
     expect.equal(f"state of the flow run ({trace.via})", trace.final_state, "COMPLETED", evidence=trace.evidence)
     expect.at_most("seconds from creation to COMPLETED", trace.seconds, params["timeout_s"], unit="s",
                    evidence=trace.evidence)  # fmt: skip
-    expect.at_least("log lines of the flow run read back", len(trace.log_lines), 1, evidence=trace.evidence)
+    expect.at_least(
+        "log lines of the flow run read back",
+        len(trace.log_lines),
+        1,
+        evidence=trace.evidence,
+        observed_text=f"flow run COMPLETED ({trace.via}) {number(trace.seconds)} s after creation; "
+        f"{plural(len(trace.log_lines), 'log line')} read back",
+        expected_text=f"the flow run COMPLETED within {number(params['timeout_s'])} s; at least 1 log line read back",
+    )

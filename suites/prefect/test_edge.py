@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from readiness.core.humanize import number
 from readiness.probes.http import tls_verify
 from readiness.probes.prefect_edge import PrefectEdge, judge_api_url, load_ui_in_browser
 from readiness.targets import Targets
@@ -140,14 +141,14 @@ def test_events_arrive_and_the_websockets_survive_an_idle_gap(edge, api_url, tar
     expect.true(
         "an event sent on /api/events/in arrives on /api/events/out",
         trip.delivery_s is not None and trip.delivery_s <= params["delivery_s"],
-        observed=f"{trip.delivery_s} s" if trip.delivery_s is not None else trip.failure,
+        observed=f"{number(trip.delivery_s)} s" if trip.delivery_s is not None else trip.failure,
         expected=f"within {params['delivery_s']} s",
         evidence=trip.evidence,
     )
     expect.true(
         "the events websockets survive an idle gap, then deliver",
         trip.survived_idle_s is not None,
-        observed=f"{trip.survived_idle_s} s idle survived" if trip.survived_idle_s is not None else trip.failure,
+        observed=trip.failure if trip.survived_idle_s is None else f"{number(trip.survived_idle_s)} s idle survived",
         expected=f"{params['idle_gap_s']} s idle survived",
         evidence=trip.evidence,
     )

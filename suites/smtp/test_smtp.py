@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import listing, show
 from readiness.probes.smtp import sender_domain_policy
 
 
@@ -14,18 +15,29 @@ def test_smtp_offers_tls_with_a_valid_certificate(mailer, smtp, smtp_evidence, e
     expect.true(
         "TLS offered (STARTTLS on the submission port, or implicit TLS on 465)",
         tls.implicit_tls or tls.starttls_offered,
-        observed="STARTTLS not offered in the EHLO reply",
+        observed="implicit TLS"
+        if tls.implicit_tls
+        else ("STARTTLS offered" if tls.starttls_offered else "STARTTLS not offered in the EHLO reply"),
         expected="STARTTLS or implicit TLS",
         evidence=evidence,
     )
     expect.true(
         f"certificate valid for {smtp.host}",
         tls.certificate_valid,
-        observed=tls.certificate_error or "no TLS session",
+        observed="valid" if tls.certificate_valid else (tls.certificate_error or "no TLS session"),
         expected="valid",
         evidence=evidence,
     )
-    expect.one_of("TLS protocol", tls.tls_version, params["tls_versions"], evidence=evidence)
+    how = "implicit TLS" if tls.implicit_tls else "STARTTLS"
+    expect.one_of(
+        "TLS protocol",
+        tls.tls_version,
+        params["tls_versions"],
+        evidence=evidence,
+        observed_text=f"{how} to {smtp.host}, certificate valid for it, protocol {show(tls.tls_version)}",
+        expected_text=f"STARTTLS or implicit TLS, a certificate valid for {smtp.host}, protocol one of "
+        f"{listing(sorted(params['tls_versions']))}",
+    )
 
 
 @pytest.mark.requirement("SMTP-AUTH")
@@ -36,7 +48,7 @@ def test_smtp_accepts_the_account_only_after_tls(mailer, smtp_evidence, expect):
     expect.true(
         "AUTH over TLS",
         auth.tls,
-        observed="no TLS session: the password was not sent",
+        observed="TLS before AUTH" if auth.tls else "no TLS session: the password was not sent",
         expected="TLS before AUTH",
         evidence=evidence,
     )
@@ -70,7 +82,7 @@ def test_a_message_tagged_with_the_run_id_is_read_back(
         expect.true(
             "test message read back over IMAP",
             received.found,
-            observed=f"not in the mailbox after {received.searched_for_s:g} s",
+            observed="read back" if received.found else f"not in the mailbox after {received.searched_for_s:g} s",
             expected=f"there within {params['timeout_s']} s",
             evidence=evidence,
         )
