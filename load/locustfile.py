@@ -8,12 +8,16 @@ monkey-patches the process it runs in). Configuration comes from the environment
 - READINESS_LOAD_AUTHORIZATION: the Authorization header value (never on a command line);
 - READINESS_LOAD_CA_BUNDLE: the CA bundle that verifies the API's TLS certificate (optional).
 
-Request names start with their endpoint class (`poll`, `write`, `read`), which the SLOs are set per.
-Every object a user creates carries the run tag; the runner removes them all afterwards.
+Request names start with their endpoint class (`poll`, `write`, `read`, `events`), which the SLOs are set
+per. Every object a user creates carries the run tag; the runner removes them all afterwards. Events (sent
+over the websocket as Prefect's own client does) carry the run tag in their resource id and a label; Prefect
+offers no API to delete events, they age out with the server's event retention.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import random
@@ -24,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, constant_pacing, events, task
+import websocket
+from locust import FastHttpUser, User, constant_pacing, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -149,8 +154,154 @@ class UIUser(PrefectUser):
         self.call("read", "POST", "/logs/filter", {"limit": 50, "sort": "TIMESTAMP_DESC"})
 
 
+def _ws_url(path: str) -> str:
+    host = CONFIG["host"]
+    scheme = "wss" if host.startswith("https://") else "ws"
+    return f"{scheme}://{host.split('://', 1)[1]}{PREFIX}{path}"
+
+
+def _fire(name: str, started: float, length: int = 0, exception: BaseException | None = None) -> None:
+    """Report one websocket send or delivery to Locust's statistics (request type WS)."""
+    events.request.fire(request_type="WS", name=name, response_time=(time.perf_counter() - started) * 1000,
+                        response_length=length, exception=exception, context={})  # fmt: skip
+
+
+#: what one flow run and its worker emit (named under prefect-readiness.load., so no automation on a live
+#: install mistakes them for real flow runs' events)
+EVENT_KINDS = tuple(f"prefect-readiness.load.{kind}" for kind in (
+    "worker.submitted-flow-run", "flow-run.Pending", "flow-run.Running", "task-run.Completed", "flow-run.Completed",
+))  # fmt: skip
+
+
+class EventsUser(User):
+    """A worker and its flow runs' event stream, as Prefect's client sends it: one websocket to
+    /api/events/in kept open (subprotocol `prefect`, an auth message first), events sent at the profile's
+    pace; and a subscriber on /api/events/out, filtered to this user's resource, that times each delivery.
+
+    Reported as `events WS /events/in send` (the send) and `events WS /events/out delivery` (from the send
+    to its arrival on /out, which includes Prefect's publish batching); a refused or broken websocket is a
+    failed `events WS /events/in connect` (or `/events/out connect`) on every attempt."""
+
+    weight = int(CONFIG["weights"].get("events", 0))
+    wait_time = constant_pacing(float(CONFIG["pacing"].get("events_s", 1)))
+    delivery_timeout_s = float(CONFIG["pacing"].get("delivery_timeout_s", 20))
+
+    def on_start(self) -> None:
+        self.resource = f"prefect-readiness.load.{TAG}.{uuid.uuid4().hex[:8]}"
+        self.inbound: websocket.WebSocket | None = None
+        self.outbound: websocket.WebSocket | None = None
+        self.pending: dict[str, float] = {}
+        self.reader: gevent.Greenlet | None = None
+
+    def _open(self, path: str) -> websocket.WebSocket | None:
+        name = f"events WS /events/{path.rsplit('/', 1)[-1]} connect"
+        started = time.perf_counter()
+        header = [f"Authorization: {HEADERS['Authorization']}"] if "Authorization" in HEADERS else []
+        token = _auth_token()
+        try:
+            ws = websocket.create_connection(
+                _ws_url(path), subprotocols=["prefect"], header=header, timeout=10,
+                sslopt={"ca_certs": _CA_BUNDLE} if _CA_BUNDLE else {},
+            )  # fmt: skip
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            reply = json.loads(ws.recv())
+            if reply.get("type") != "auth_success":
+                ws.close()
+                raise ConnectionError(f"auth refused: {reply.get('reason') or reply.get('type')}")
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            _fire(name, started, exception=exc)
+            return None
+        _fire(name, started)
+        return ws
+
+    def _connect(self) -> bool:
+        if self.outbound is None:
+            self.outbound = self._open("/events/out")
+            if self.outbound is None:
+                return False
+            now = datetime.now(UTC)
+            self.outbound.send(json.dumps({"type": "filter", "backfill": False, "filter": {
+                "resource": {"id_prefix": [self.resource]},
+                "occurred": {"since": (now - timedelta(minutes=1)).isoformat(),
+                             "until": (now + timedelta(days=1)).isoformat()},
+            }}))  # fmt: skip
+            self.reader = gevent.spawn(self._read, self.outbound)
+        if self.inbound is None:
+            self.inbound = self._open("/events/in")
+        return self.inbound is not None
+
+    def _read(self, ws: websocket.WebSocket) -> None:
+        ws.settimeout(None)
+        while True:
+            try:
+                message = json.loads(ws.recv())
+            except (OSError, websocket.WebSocketException, ValueError) as exc:
+                if self.outbound is ws:
+                    self.outbound = None
+                    if not isinstance(exc, websocket.WebSocketConnectionClosedException) or self.pending:
+                        _fire("events WS /events/out delivery", time.perf_counter(), exception=exc)
+                return
+            event_id = (message.get("event") or {}).get("id") if isinstance(message, dict) else None
+            sent = self.pending.pop(event_id, None) if event_id else None
+            if sent is not None:
+                _fire("events WS /events/out delivery", sent, length=len(json.dumps(message)))
+
+    @task
+    def send_events(self) -> None:
+        if not self._connect() or self.inbound is None:
+            return
+        now = time.perf_counter()
+        for event_id, sent in list(self.pending.items()):  # never delivered: a lost event
+            if now - sent > self.delivery_timeout_s:
+                del self.pending[event_id]
+                _fire("events WS /events/out delivery", sent,
+                      exception=TimeoutError(f"not delivered within {self.delivery_timeout_s:g} s"))  # fmt: skip
+        # one flow run's state changes and a worker's poll, as a worker and its flow runs emit them
+        for kind in EVENT_KINDS:
+            event_id = str(uuid.uuid4())
+            body = json.dumps({
+                "id": event_id, "occurred": _now(), "event": kind,
+                "resource": {"prefect.resource.id": self.resource, "prefect.resource.name": f"load {TAG}",
+                             "prefect-readiness.run": TAG},
+                "related": [], "payload": {},
+            })  # fmt: skip
+            started = time.perf_counter()
+            try:
+                self.inbound.send(body)
+            except (OSError, websocket.WebSocketException) as exc:
+                _fire("events WS /events/in send", started, exception=exc)
+                self.inbound = None
+                return
+            _fire("events WS /events/in send", started, length=len(body))
+            self.pending[event_id] = started
+
+    def on_stop(self) -> None:
+        if self.inbound is not None:
+            with contextlib.suppress(Exception):
+                self.inbound.close()  # Prefect publishes what a closing /in sent at once
+        deadline = time.monotonic() + 3
+        while self.pending and self.outbound is not None and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        self.pending.clear()
+        outbound, self.outbound = self.outbound, None
+        if outbound is not None:
+            with contextlib.suppress(Exception):
+                outbound.close()
+        if self.reader is not None:
+            self.reader.kill(block=False)
+
+
+def _auth_token() -> str | None:
+    """What the `prefect` subprotocol's auth message carries: the auth string (basic) or the API key (bearer)."""
+    value = HEADERS.get("Authorization", "")
+    scheme, _, credential = value.partition(" ")
+    if scheme.lower() == "basic":
+        return base64.b64decode(credential).decode()
+    return credential or None
+
+
 # -- on the master: the safety brake, a time series per endpoint class, the statistics file -------------
-CLASSES = ("poll", "write", "read")
+CLASSES = ("poll", "write", "read", "events")
 _history: list[dict[str, Any]] = []
 _brake: dict[str, Any] = {"stopped": False}
 #: the most workers the master saw at once (at quitting they may already have said goodbye)

@@ -30,7 +30,7 @@ from readiness.core.process import popen_tied
 from readiness.probes.prefect import PrefectAPI
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-CLASSES = ("poll", "write", "read")
+CLASSES = ("poll", "write", "read", "events")
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def run_locust(
     `cpus` pins the Locust processes to CPUs with taskset (the benchmark uses it)."""
     parts = urlsplit(api_url)
     host = f"{parts.scheme}://{parts.netloc}"
-    config = {**config, "prefix": parts.path.rstrip("/"), "stats_file": str(workdir / "stats.json")}
+    config = {**config, "host": host, "prefix": parts.path.rstrip("/"), "stats_file": str(workdir / "stats.json")}
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
     env = locust_env(authorization, config_path, ca_bundle)
@@ -341,6 +341,8 @@ class Recovery:
     evidence: dict[str, Any] = field(default_factory=dict)
     #: container restarts in the Prefect namespace during the load (None: not measured, see evidence)
     pod_restarts: int | None = None
+    #: the pods that restarted during the load: `namespace/name` -> [restart count before, after]
+    restarted_pods: dict[str, list[int]] = field(default_factory=dict)
 
 
 def baseline(api: PrefectAPI) -> tuple[bool, float, dict[str, Any]]:
@@ -406,8 +408,9 @@ def capacity_curve(api: PrefectAPI, tag: str, shape: LoadShape, users: list[int]
     return {"p95_ms": p95_ms, "curve": curve, "highest_held": held}
 
 
-def pod_restarts(targets: Any) -> tuple[int | None, str]:
-    """Container restarts summed over the Prefect namespace's pods, and where that was read (or why not)."""
+def pod_restarts(targets: Any) -> tuple[dict[str, int] | None, str]:
+    """Container restarts per pod (`namespace/name`: summed over its containers) in the Prefect namespace, and
+    where that was read (or why not)."""
     if not targets.get("kubernetes.kubeconfig"):
         return None, "not measured: no Kubernetes target (kubernetes.kubeconfig)"
     from kubernetes import client
@@ -421,5 +424,15 @@ def pod_restarts(targets: Any) -> tuple[int | None, str]:
             pods = client.CoreV1Api(api).list_namespaced_pod(namespace, _request_timeout=10).items
     except (CheckError, ApiException, OSError, ValueError) as exc:
         return None, f"not measured: {str(exc).splitlines()[0][:200]}"
-    total = sum(status.restart_count or 0 for pod in pods for status in (pod.status.container_statuses or []))
-    return total, f"{len(pods)} pods in namespace {namespace}"
+    counts = {
+        f"{namespace}/{pod.metadata.name}": sum(s.restart_count or 0 for s in (pod.status.container_statuses or []))
+        for pod in pods
+    }
+    return counts, f"{len(pods)} pods in namespace {namespace}"
+
+
+def restarted_during(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, list[int]] | None:
+    """The pods whose restart count rose between two readings: pod -> [count before, count after]."""
+    if before is None or after is None:
+        return None
+    return {pod: [before.get(pod, 0), count] for pod, count in sorted(after.items()) if count > before.get(pod, 0)}

@@ -14,6 +14,7 @@ from load.runner import (
     capacity_curve,
     measure_recovery,
     pod_restarts,
+    restarted_during,
     run_load,
 )
 from readiness.core.profile import Profile
@@ -45,11 +46,11 @@ def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets,
             api, before, float(recovery_params["max_seconds"]) + 5, float(recovery_params["max_read_ms"])
         )
         restarts_after, where = pod_restarts(targets)
-        restarts = None if restarts_before is None or restarts_after is None else restarts_after - restarts_before
-        restarts_evidence = {"during_load": restarts, "where": where}
-        recovery = replace(
-            recovery, pod_restarts=restarts, evidence={**recovery.evidence, "pod_restarts": restarts_evidence}
-        )
+        restarted = restarted_during(restarts_before, restarts_after)
+        restarts = None if restarted is None else sum(after - before for before, after in restarted.values())
+        restarts_evidence = {"during_load": restarts, "pods": restarted, "where": where}
+        recovery = replace(recovery, pod_restarts=restarts, restarted_pods=restarted or {},
+                           evidence={**recovery.evidence, "pod_restarts": restarts_evidence})  # fmt: skip
         capacity = None
         if request.config.getoption("readiness_load_capacity", False):
             steps = profile.requirements["LOAD-THROUGHPUT"].params.get("capacity") or {}

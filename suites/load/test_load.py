@@ -53,5 +53,10 @@ def test_the_api_recovers_after_the_load(load_run, params, expect):
         evidence=recovery.evidence,
     )
     if recovery.pod_restarts is not None:  # measured when a Kubernetes target is configured
+        named = [f"{pod} restarted (restart count {before} before the load, {after} after)"
+                 for pod, (before, after) in recovery.restarted_pods.items()]  # fmt: skip
+        expect.true("no pod in the Prefect namespace restarted during the load", not named,
+                    observed="; ".join(named) or "no pod restarted", expected="no pod restarted",
+                    evidence=recovery.evidence)  # fmt: skip
         expect.equal("container restarts in the Prefect namespace during the load", recovery.pod_restarts, 0,
                      unit="restarts", evidence=recovery.evidence)  # fmt: skip

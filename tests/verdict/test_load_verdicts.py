@@ -26,7 +26,10 @@ def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
         assert verdicts.outcome(requirement) == "pass", verdicts.explain(requirement)
     load = _load_section(verdicts)
     assert load["workers_connected"] == 1
-    assert set(load["classes"]) == {"poll", "write", "read"}
+    assert set(load["classes"]) == {"poll", "write", "read", "events"}
+    ws = {e["name"]: e for e in load["endpoints"] if e["class"] == "events"}
+    assert ws["events WS /events/in send"]["requests"] > 10 and ws["events WS /events/out delivery"]["requests"] > 10
+    assert not any(e["failures"] for e in ws.values()), ws
     assert load["total"]["requests"] > 50 and load["brake"] == {"stopped": False}
     assert any(e["name"] == "write POST /flow_runs/{id}/set_state" for e in load["endpoints"])
     assert load["history"], "a time series for the charts"
@@ -61,3 +64,16 @@ def test_failing_requests_break_the_error_slo_and_pull_the_brake(suites):
     assert load["brake"]["stopped"] is True and "error ratio" in load["brake"]["reason"], load["brake"]
     assert verdicts.outcome("LOAD-THROUGHPUT") == "warn", verdicts.explain("LOAD-THROUGHPUT")
     assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
+
+
+def test_an_ingress_that_refuses_websockets_breaks_the_error_slo_for_the_events_class(suites):
+    run_id = new_run_id()
+    with suites.scenario("ingress-no-websocket"):
+        verdicts = suites.run("load", extra=("--run-id", run_id))
+    assert verdicts.outcome("LOAD-ERRORS") == "warn", verdicts.explain("LOAD-ERRORS")  # recommended: unmet warns
+    load = _load_section(verdicts)
+    failing = {e["name"] for e in load["endpoints"] if e["failures"]}
+    assert failing and all(name.startswith("events WS ") for name in failing), failing
+    assert load["classes"]["events"]["failures"] > 0 and load["classes"]["read"]["failures"] == 0
+    assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
+
