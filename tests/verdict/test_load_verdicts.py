@@ -77,3 +77,15 @@ def test_an_ingress_that_refuses_websockets_breaks_the_error_slo_for_the_events_
     assert load["classes"]["events"]["failures"] > 0 and load["classes"]["read"]["failures"] == 0
     assert tagged_leftovers(suites.sandbox, run_id) == NOTHING
 
+
+def test_a_prefect_restart_during_the_load_breaks_recovery_naming_the_pod_and_nothing_else(suites):
+    run_id = new_run_id()
+    with suites.scenario("prefect-restart-during-load"):
+        verdicts = suites.run("load", extra=("--run-id", run_id))
+    recovery = verdicts.results["LOAD-RECOVERY"]
+    assert recovery["outcome"] == "warn", verdicts.explain("LOAD-RECOVERY")  # recommended: unmet warns
+    assert "prefect/prefect-server-" in recovery["observed"], recovery["observed"]
+    assert "restart count 0 before the load, 1 after" in recovery["observed"], recovery["observed"]
+    for requirement in ("LOAD-LATENCY", "LOAD-ERRORS", "LOAD-THROUGHPUT"):
+        assert verdicts.outcome(requirement) == "pass", verdicts.explain(requirement)
+    assert tagged_leftovers(suites.sandbox, run_id) == NOTHING

@@ -10,7 +10,9 @@ Scenarios:
 - ``prefect-errors``: the same proxy answers a share of the API requests 503 itself (health and ready
   pass untouched);
 - ``prefect-worker-down``: the process worker is stopped, so flow runs stay SCHEDULED;
-- ``ui-api-url-internal``: the server restarts with PREFECT_UI_API_URL=http://127.0.0.1:4200/api.
+- ``ui-api-url-internal``: the server restarts with PREFECT_UI_API_URL=http://127.0.0.1:4200/api;
+- ``prefect-restart-during-load``: when a load run starts, the server process is restarted (a standby takes
+  over behind the ingress) and the prefect-server pod's restart count goes up (``prefect_restart``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from pathlib import Path
 
 import httpx
 
-from readiness.sandbox.base import CACHE_ROOT, Component, ComponentStatus, SandboxError, port_is_open, wait_until
+from readiness.sandbox.base import (
+    CACHE_ROOT,
+    Component,
+    ComponentStatus,
+    SandboxContext,
+    SandboxError,
+    port_is_open,
+    wait_until,
+)
 from readiness.sandbox.services.common import LOOPBACK
 
 API_USER = "admin"
@@ -35,6 +45,10 @@ UI_CACHE = CACHE_ROOT / "prefect-ui"
 UPSTREAM_KEY = "prefect_upstream_port"
 #: ui-api-url-internal: what a chart left at its default hands the browser
 INTERNAL_UI_API_URL = "http://127.0.0.1:4200/api"
+
+#: prefect-restart-during-load: the pods whose container restart count goes up
+POD_SELECTOR = "app.kubernetes.io/name=prefect-server"
+POD_NAMESPACE = "prefect"
 
 PROBE_FLOW = '''\
 """A flow the readiness suite runs end to end through the sandbox work pool."""
@@ -59,6 +73,8 @@ class PrefectComponent(Component):
         "prefect-errors": f"a proxy answers {ERROR_RATIO:.0%} of the API requests through the ingress with 503",
         "prefect-worker-down": "the process worker is stopped: flow runs of the work pool are never picked up",
         "ui-api-url-internal": f"the Prefect server hands the browser {INTERNAL_UI_API_URL} as the API URL",
+        "prefect-restart-during-load": "the Prefect server restarts a few seconds into a load run (its pod's "
+        "restart count goes up)",
     }
 
     @property
@@ -157,9 +173,9 @@ class PrefectComponent(Component):
     def _wait_ready(self) -> None:
         wait_until(self._ready, 120, "Prefect server /api/ready", self.ctx.log_path("prefect-server"))
 
-    def _spawn_server(self) -> None:
+    def _spawn_server(self, name: str = "prefect-server", port: int | None = None) -> None:
         self.ctx.spawn(
-            "prefect-server",
+            name,
             [
                 sys.executable,
                 "-m",
@@ -169,10 +185,10 @@ class PrefectComponent(Component):
                 "--host",
                 LOOPBACK,
                 "--port",
-                str(self.port),
+                str(port or self.port),
                 "--analytics-off",
             ],
-            env=self._server_env(),
+            env={**self._server_env(), "PREFECT_SERVER_API_PORT": str(port or self.port)},
             cwd=self.ctx.data_dir("prefect"),
         )
 
@@ -271,7 +287,14 @@ class PrefectComponent(Component):
             self.ctx.stop("prefect-worker", timeout=15)
 
     def down(self) -> None:
-        for name in ("prefect-worker", "prefect-slow-proxy", "prefect-fault-proxy", "prefect-server"):
+        for name in (
+            "prefect-restarter",
+            "prefect-worker",
+            "prefect-slow-proxy",
+            "prefect-fault-proxy",
+            "prefect-server-standby",
+            "prefect-server",
+        ):
             self.ctx.stop(name, timeout=15)
         self.ctx.set(UPSTREAM_KEY, self.port)
 
@@ -309,6 +332,38 @@ class PrefectComponent(Component):
 
     # -- scenarios ---------------------------------------------------------------------------------
 
+    @property
+    def standby_port(self) -> int:
+        return self.ctx.port("prefect-standby")
+
+    def _start_standby(self) -> None:
+        """prefect-restart-during-load: the process that takes over (same database, same settings)."""
+        self._spawn_server("prefect-server-standby", self.standby_port)
+        wait_until(lambda: port_is_open(self.standby_port), 120, "standby Prefect server",
+                   self.ctx.log_path("prefect-server-standby"))  # fmt: skip
+        self.ctx.spawn("prefect-restarter", [sys.executable, "-m", "readiness.sandbox.services.prefect_restart",
+                                             str(self.ctx.root)])  # fmt: skip
+
+    def hand_over_to_standby(self) -> None:
+        """The restart: the ingress sends the API to the standby, then the first process stops."""
+        from readiness.sandbox.services.ingress import IngressComponent
+
+        self.ctx.set(UPSTREAM_KEY, self.standby_port)
+        IngressComponent(self.ctx).reconfigure()
+        time.sleep(1.0)  # requests under way on the old upstream finish
+        self.ctx.stop("prefect-server", timeout=15)
+
+    def _end_restart(self) -> None:
+        self.ctx.stop("prefect-restarter")
+        if not (self.ctx.is_running("prefect-server") and self._ready()):
+            self.ctx.stop("prefect-server")
+            self._start_server()
+        self._reroute()
+        time.sleep(0.5)
+        self.ctx.stop("prefect-server-standby", timeout=15)
+        set_restart_count(self.ctx, 0)  # the sandbox's pods are fresh again
+        self._refresh_worker()
+
     def _restart_server(self) -> None:
         self.ctx.stop("prefect-server", timeout=15)
         wait_until(lambda: not port_is_open(self.port), 15, "Prefect port to close")
@@ -344,6 +399,8 @@ class PrefectComponent(Component):
             self._reroute()
         elif scenario == "prefect-worker-down":
             self.ctx.stop("prefect-worker", timeout=15)
+        elif scenario == "prefect-restart-during-load":
+            self._start_standby()
         else:
             super().apply(scenario)
 
@@ -367,5 +424,39 @@ class PrefectComponent(Component):
         elif scenario == "prefect-worker-down":
             self._start_worker()
             wait_until(self.worker_online, 60, "Prefect worker online", self.ctx.log_path("prefect-worker"))
+        elif scenario == "prefect-restart-during-load":
+            self._end_restart()
         else:
             super().revert(scenario)
+
+
+def set_restart_count(ctx: SandboxContext, count: int | None) -> list[str]:
+    """Set (or raise by one, when `count` is None) the prefect-server pods' first container's restartCount.
+    Returns the pods touched; nothing when the sandbox runs no Kubernetes."""
+    from readiness.sandbox.kubernetes.component import KubernetesComponent
+    from readiness.sandbox.kubernetes.kube import Ref
+
+    kubernetes = KubernetesComponent(ctx)
+    if "kubernetes" not in (ctx.get("started", []) or []) or not kubernetes.kubeconfig.exists():
+        return []
+    kube = kubernetes.kube()
+    touched = []
+    for pod in kube.list(Ref("v1", "Pod", namespace=POD_NAMESPACE, label_selector=POD_SELECTOR)):
+        statuses = list(pod.get("status", {}).get("containerStatuses") or [])
+        if not statuses:
+            continue
+        first = dict(statuses[0])
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if count is None:
+            first["restartCount"] = int(first.get("restartCount", 0)) + 1
+            first["lastState"] = {"terminated": {"exitCode": 137, "reason": "Error", "startedAt": now,
+                                                 "finishedAt": now}}  # fmt: skip
+            first["state"] = {"running": {"startedAt": now}}
+        else:
+            first["restartCount"] = count
+            first["lastState"] = {}
+        statuses[0] = first
+        ref = Ref("v1", "Pod", name=pod["metadata"]["name"], namespace=POD_NAMESPACE)
+        kube.patch(ref, {"status": {"containerStatuses": statuses}}, "merge", "status")
+        touched.append(pod["metadata"]["name"])
+    return touched
