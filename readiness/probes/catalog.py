@@ -29,6 +29,21 @@ def catalog_size(catalog: dict[str, Any], table: str, type_name: str) -> Size:
 
 
 @dataclass(frozen=True)
+class ManagedInstance:
+    """A managed database as its cloud describes it: the type the profile's catalog sizes (RDS instance class,
+    ElastiCache node type, Azure SKU) and its engine version."""
+
+    cloud: str
+    service: str
+    resource: str
+    #: "instance class" or "node type": what the cloud calls `type_name`
+    type_kind: str
+    type_name: str
+    engine_version: str | None
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ManagedSize:
     """A managed resource (ElastiCache node, RDS instance, Cloud SQL instance, ...) and its size."""
 
@@ -40,14 +55,14 @@ class ManagedSize:
     evidence: dict[str, Any]
 
     @classmethod
-    def from_catalog(cls, managed: Any, type_name: str, catalog: dict[str, Any], table: str) -> ManagedSize:
+    def from_catalog(cls, managed: ManagedInstance, catalog: dict[str, Any], table: str) -> ManagedSize:
+        type_name = managed.type_name
         size = catalog_size(catalog, table, type_name)
         evidence = {
             **managed.evidence,
             "catalog": {table: {type_name: {"vcpu": size.vcpu, "memory_gib": size.memory_gib}}},
         }
-        kind = "node type" if table == "redis_node_types" else "instance class"
-        return cls(managed.service, managed.resource, f"{kind} {type_name}", size, evidence)
+        return cls(managed.service, managed.resource, f"{managed.type_kind} {type_name}", size, evidence)
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,11 @@ def managed_size(
     key: str,
     what: str,
     table: str,
-    type_attr: str,
-    readers: Mapping[str, Callable[[CloudResource], Any]],
+    readers: Mapping[str, Callable[[CloudResource], ManagedInstance | ManagedSize]],
 ) -> ManagedSize | None:
     """The size of the managed `what` the targets name under `key`, read by the provider's reader; None when
-    none is named (a self-hosted one). A reader returns a ManagedSize (measured) or a description whose
-    `type_attr` (node type, instance class) the profile's `catalog.<table>` sizes."""
+    none is named (a self-hosted one). A reader returns a ManagedSize (measured) or a ManagedInstance
+    whose type (node type, instance class) the profile's `catalog.<table>` sizes."""
     provider, resource = targets.get("cloud.provider"), targets.get(key)
     if not provider or not resource:
         return None
@@ -94,4 +108,4 @@ def managed_size(
     found = reader(cloud)
     if isinstance(found, ManagedSize):
         return found
-    return ManagedSize.from_catalog(found, getattr(found, type_attr), catalog, table)
+    return ManagedSize.from_catalog(found, catalog, table)

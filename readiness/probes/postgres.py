@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from readiness.core.expect import CheckError, now_iso
-from readiness.probes.catalog import ManagedSize, Size
+from readiness.probes.catalog import ManagedInstance, ManagedSize, Size
 from readiness.probes.errors import describe_connection_failure
 
 
@@ -298,19 +298,9 @@ def local_migration_head() -> MigrationHead | None:
 
 
 # -- managed PostgreSQL: size from the cloud's API -------------------------------------------------
-@dataclass(frozen=True)
-class ManagedPostgres:
-    cloud: str
-    service: str
-    resource: str
-    instance_class: str
-    engine_version: str | None
-    evidence: dict[str, Any]
-
-
 def rds_instance(
     identifier: str, *, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0
-) -> ManagedPostgres:
+) -> ManagedInstance:
     """The RDS DB instance `identifier` (class, engine version)."""
     from readiness.probes.aws import aws_client, translated_aws
 
@@ -320,11 +310,12 @@ def rds_instance(
     instance_class = instance.get("DBInstanceClass")
     if not instance_class:
         raise CheckError(f"RDS instance {identifier} reports no instance class")
-    return ManagedPostgres(
+    return ManagedInstance(
         cloud="aws",
         service="RDS",
         resource=identifier,
-        instance_class=str(instance_class),
+        type_kind="instance class",
+        type_name=str(instance_class),
         engine_version=instance.get("EngineVersion"),
         evidence={
             "cloud": "aws",
@@ -370,7 +361,7 @@ def cloudsql_instance(
 
 def flexible_server(
     name: str, *, subscription: str, resource_group: str, endpoint_url: str | None = None, timeout: float = 10.0
-) -> ManagedPostgres:
+) -> ManagedInstance:
     """An Azure Database for PostgreSQL flexible server: its SKU name (e.g. Standard_E4ds_v5)."""
     from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 
@@ -379,11 +370,12 @@ def flexible_server(
     client, options = arm_client(PostgreSQLManagementClient, subscription, endpoint_url=endpoint_url, timeout=timeout)
     with translated_azure(f"PostgreSQL flexible server {name}"):
         server = client.servers.get(resource_group, name, **options)
-    return ManagedPostgres(
+    return ManagedInstance(
         cloud="azure",
         service="PostgreSQL flexible server",
         resource=name,
-        instance_class=str(server.sku.name),
+        type_kind="instance class",
+        type_name=str(server.sku.name),
         engine_version=str(server.version) if server.version else None,
         evidence={
             "cloud": "azure",

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from readiness.core.expect import CheckError, now_iso
-from readiness.probes.catalog import ManagedSize, Size
+from readiness.probes.catalog import ManagedInstance, ManagedSize, Size
 from readiness.probes.errors import describe_connection_failure
 
 
@@ -266,21 +266,9 @@ def plaintext_beside(url: str, default_port: int = 6379) -> str | None:
 
 
 # -- managed Redis: size from the cloud's API ------------------------------------------------------
-@dataclass(frozen=True)
-class ManagedRedis:
-    """A managed Redis as its cloud describes it."""
-
-    cloud: str
-    service: str
-    resource: str
-    node_type: str
-    engine_version: str | None
-    evidence: dict[str, Any]
-
-
 def elasticache(
     resource: str, *, region: str | None, endpoint_url: str | None = None, timeout: float = 10.0
-) -> ManagedRedis:
+) -> ManagedInstance:
     """An ElastiCache replication group (or, failing that, a cache cluster) named `resource`."""
     from readiness.probes.aws import aws_client, translated_aws
 
@@ -309,11 +297,12 @@ def elasticache(
             node_type, engine = cluster.get("CacheNodeType"), cluster.get("EngineVersion")
     if not node_type:
         raise CheckError(f"ElastiCache {resource} reports no node type")
-    return ManagedRedis(
+    return ManagedInstance(
         cloud="aws",
         service="ElastiCache",
         resource=resource,
-        node_type=str(node_type),
+        type_kind="node type",
+        type_name=str(node_type),
         engine_version=engine,
         evidence={
             "cloud": "aws",
@@ -358,7 +347,7 @@ def memorystore(
 
 def azure_cache(
     name: str, *, subscription: str, resource_group: str, endpoint_url: str | None = None, timeout: float = 10.0
-) -> ManagedRedis:
+) -> ManagedInstance:
     """An Azure Cache for Redis: its SKU as `<name>_<family><capacity>` (e.g. Premium_P2)."""
     from azure.mgmt.redis import RedisManagementClient
 
@@ -368,11 +357,12 @@ def azure_cache(
     with translated_azure(f"Azure Cache for Redis {name}"):
         cache = client.redis.get(resource_group, name, **options)
     sku = f"{cache.sku.name}_{cache.sku.family}{cache.sku.capacity}"
-    return ManagedRedis(
+    return ManagedInstance(
         cloud="azure",
         service="Azure Cache for Redis",
         resource=name,
-        node_type=sku,
+        type_kind="node type",
+        type_name=sku,
         engine_version=cache.redis_version,
         evidence={
             "cloud": "azure",

@@ -41,7 +41,7 @@ def managed_postgres(targets: Targets, profile, probe_timeout: float) -> Managed
     metrics); None for a self-hosted one."""
     return managed_size(
         targets, profile.catalog, probe_timeout, key="cloud.postgres", what="PostgreSQL",
-        table="postgres_instance_classes", type_attr="instance_class",
+        table="postgres_instance_classes",
         readers={
             "aws": lambda c: rds_instance(c.resource, region=c.region, endpoint_url=c.endpoint_url, timeout=c.timeout),
             "gcp": lambda c: cloudsql_instance(c.resource, project=c.require("cloud.project"),

@@ -60,7 +60,6 @@ def managed_redis(targets: Targets, profile, probe_timeout: float) -> ManagedSiz
     node type through the profile's catalog; Memorystore: its maxmemory metric); None for a self-hosted one."""
     return managed_size(
         targets, profile.catalog, probe_timeout, key="cloud.redis", what="Redis", table="redis_node_types",
-        type_attr="node_type",
         readers={
             "aws": lambda c: elasticache(c.resource, region=c.region, endpoint_url=c.endpoint_url, timeout=c.timeout),
             "gcp": lambda c: memorystore(c.resource, project=c.require("cloud.project"), region=c.region,
