@@ -18,6 +18,7 @@ from kubernetes.utils import parse_quantity
 
 from readiness.core.expect import CheckError, parse_version
 from readiness.probes.errors import describe_connection_failure
+from readiness.targets.kube import call_json
 
 Obj = dict[str, Any]
 GIB = Decimal(1024**3)
@@ -115,28 +116,7 @@ class KubeReader:
                 return
 
     def _call(self, path: str, query: list[tuple[str, Any]]) -> Obj:
-        headers = {"Accept": "application/json"}
-        if hasattr(self.api, "param_serialize"):  # kubernetes >= 35 (new generator)
-            method, url, headers, body, _ = self.api.param_serialize(
-                "GET", path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
-            )
-            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=self.timeout)
-            data = response.read()
-            if not 200 <= response.status <= 299:
-                raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
-        else:  # older clients
-            response = self.api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params=headers,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=self.timeout,
-            )
-            data = response.data
-        return json.loads(data) if data else {}
+        return call_json(self.api, "GET", path, query=query, timeout=self.timeout)
 
 
 # -- small value helpers -------------------------------------------------------------------------

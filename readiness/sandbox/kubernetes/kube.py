@@ -19,6 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from readiness.sandbox.base import SandboxError
+from readiness.targets.kube import call_json
 
 FIELD_MANAGER = "readiness-sandbox"
 Obj = dict[str, Any]
@@ -89,29 +90,7 @@ class Kube:
         content_type: str = "application/json",
         timeout: float = 30,
     ) -> Obj:
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
-        if hasattr(self.api, "param_serialize"):  # kubernetes >= 35 (new generator)
-            method, url, headers, body, _ = self.api.param_serialize(
-                method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
-            )
-            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
-            data = response.read()
-            if not 200 <= response.status <= 299:
-                raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
-        else:  # older clients
-            response = self.api.call_api(
-                path,
-                method,
-                query_params=list(query),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout,
-            )
-            data = response.data
-        return json.loads(data) if data else {}
+        return call_json(self.api, method, path, query=query, body=body, content_type=content_type, timeout=timeout)
 
     # -- discovery ---------------------------------------------------------------------------------
     def _group_resources(self, api_version: str, refresh: bool = False) -> dict[str, tuple[str, bool]]:
