@@ -52,6 +52,23 @@ def test_drift_lists_new_failures_resolved_and_changed_values():
     assert drift["other"] == ["PG-TLS is new in this run (pass)"]
 
 
+def _with_sentences(report: dict) -> dict:
+    """The same report as written since the sentences: `observed` in words, the typed value in `observed_value`."""
+    report = copy.deepcopy(report)
+    for result in report["results"]:
+        result["observed_value"] = result["observed"]
+        result["observed"] = f"{result['id']} in words ({result['outcome']}, run {report['run']['id']})"
+    return report
+
+
+def test_drift_compares_the_typed_values_not_the_sentences():
+    # The sentences differ for every result (they name the run); the answers are those of the typed values.
+    assert compute_drift(_with_sentences(OLD), _with_sentences(NEW)) == compute_drift(OLD, NEW)
+    # A baseline written before the sentences against a new report: still the same answers.
+    assert compute_drift(OLD, _with_sentences(NEW)) == compute_drift(OLD, NEW)
+    assert compute_drift(_with_sentences(OLD), _with_sentences(OLD))["changed"] == []
+
+
 def test_no_drift_between_a_report_and_itself():
     drift = compute_drift(OLD, copy.deepcopy(OLD))
     assert drift["new_failures"] == drift["resolved"] == drift["changed"] == []

@@ -108,3 +108,20 @@ def test_the_wording_check_sees_a_repr_and_a_missing_unit():
     found = problems(bad)
     assert any("without its unit" in p for p in found) and any("repr" in p for p in found)
     assert problems({"id": "X-Y", "unit": None, "observed": "0.92", "expected": "x", "observed_value": 0.92})
+
+
+def test_a_list_value_reads_as_a_list_in_html_and_markdown_and_one_line_elsewhere():
+    from readiness.report.writers import _said_html, _said_md, said_text
+
+    expect = Expect()
+    with pytest.raises(ExpectationNotMet):
+        expect.equal("Pending pods", ["prefect/a-1", "prefect/b-2"], [])
+    observation = expect.observations[0]
+    result = {**_result(observation), "label": observation.label}
+    assert str(_said_html(result, "observed")) == "Pending pods:<ul><li>prefect/a-1</li><li>prefect/b-2</li></ul>"
+    assert _said_md(result, "observed") == "Pending pods:<ul><li>prefect/a-1</li><li>prefect/b-2</li></ul>"
+    assert said_text(result, "observed") == "Pending pods: prefect/a-1, prefect/b-2"
+    assert said_text(result, "expected") == "Pending pods: none"
+    # A report written before the sentences (the typed value in `observed`) still reads as words.
+    old = {"id": "X-Y", "unit": "GiB", "observed": 13.0, "expected": 16}
+    assert (said_text(old, "observed"), said_text(old, "expected")) == ("13 GiB", "16 GiB")
