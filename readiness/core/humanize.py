@@ -116,10 +116,12 @@ def show(value: Any) -> str:
 
 
 def items_of(value: Any) -> list[str] | None:
-    """A list value's items as text (for a <ul> or a Markdown list); None when the value is not a list
-    of two or more items."""
+    """A list value's items (a mapping's `key: value` pairs) as text, for a <ul> or a Markdown list; None when
+    the value is not a list or mapping of two or more."""
     if isinstance(value, (list, tuple, set, frozenset)) and len(value) > 1:
         return [show(item) for item in value]
+    if isinstance(value, Mapping) and len(value) > 1:
+        return [f"{key}: {show(item)}" for key, item in value.items()]
     return None
 
 

@@ -57,6 +57,7 @@ def test_counts_and_sentences():
     assert humanize.sentence("memory of prefect-redis", 13.07, "GiB") == "memory of prefect-redis: 13.07 GiB"
     assert humanize.items_of(["a", "b"]) == ["a", "b"]
     assert humanize.items_of(["a"]) is None
+    assert humanize.items_of({"api": ["10.0.0.1"], "app": None}) == ["api: 10.0.0.1", "app: none"]
 
 
 def _result(observation, unit=None):
