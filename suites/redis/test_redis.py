@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.core.humanize import number
+
 GIB = 1024**3
 
 
@@ -30,12 +32,17 @@ def test_redis_has_the_recommended_memory(request, managed_redis, expect, params
     for probe in request.getfixturevalue("redis_probes"):
         info = probe.info()
         limit = info.memory_limit_bytes
+        label = f"{probe.endpoint.role} Redis memory ({info.memory_limit_source})"
         expect.at_least(
-            f"{probe.endpoint.role} Redis memory ({info.memory_limit_source})",
+            label,
             round(limit / GIB, 2) if limit else None,
             params["min_gib"],
             unit="GiB",
             evidence=info.evidence,
+            # Under a GiB the GiB figure rounds to 0: say it in MiB too.
+            observed_text=f"{label}: {number(limit / GIB, digits=2)} GiB ({number(limit / 1024**2)} MiB)"
+            if limit and limit < GIB
+            else None,
         )
 
 
