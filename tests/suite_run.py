@@ -20,6 +20,8 @@ class Verdicts:
     results: dict[str, dict]
     output: str
     report_dir: Path
+    #: the --run-id the run was given (its tagged objects can be looked up afterwards), when it was given one
+    run_id: str | None = None
 
     def outcome(self, requirement_id: str) -> str:
         return self.results[requirement_id]["outcome"]

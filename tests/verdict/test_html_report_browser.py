@@ -10,6 +10,7 @@ import pytest
 
 from readiness.probes.browser import CHROMIUM_ARGS, chromium_path
 from tests.suite_run import ROOT
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -19,7 +20,8 @@ ARTIFACTS = Path(os.environ.get("READINESS_TEST_ARTIFACTS", ROOT / "reports" / "
 
 def test_html_report_opens_offline_with_every_requirement_and_its_charts(suites):
     # The Prefect and load suites: API checks plus a Locust run, so the load charts have data to draw.
-    verdicts = suites.run("prefect/test_api.py", "load")
+    verdicts = suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)
+    assert {"prefect/test_api.py", "load"} <= set(CONFORMANT_PREFECT)
     html = verdicts.report_dir / "latest" / "conformance.html"
     report = json.loads((verdicts.report_dir / "latest" / "conformance.json").read_text())
     assert report["load"], "the load suite recorded no statistics"

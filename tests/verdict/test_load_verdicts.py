@@ -7,6 +7,7 @@ import json
 import pytest
 
 from readiness.report.model import new_run_id
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
 from tests.verdict.prefect_leftovers import tagged_leftovers
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -20,8 +21,9 @@ def _load_section(verdicts) -> dict:
 
 
 def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
-    run_id = new_run_id()
-    verdicts = suites.run("load", extra=("--run-id", run_id, "--load-capacity"))
+    verdicts = suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)  # load, --load-capacity, a run id
+    run_id = verdicts.run_id
+    assert "load" in CONFORMANT_PREFECT and "--load-capacity" in CONFORMANT_PREFECT_ARGS["extra"] and run_id
     for requirement in LOAD:
         assert verdicts.outcome(requirement) == "pass", verdicts.explain(requirement)
     load = _load_section(verdicts)

@@ -6,6 +6,7 @@ import pytest
 
 from readiness.report.model import new_run_id
 from tests.suite_run import ROOT
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
 from tests.verdict.prefect_leftovers import tagged_leftovers
 
 pytestmark = [pytest.mark.slow]
@@ -16,8 +17,9 @@ CHECKS = ("prefect/test_authn.py", "prefect/test_e2e.py")
 
 @sandbox
 def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
-    run_id = new_run_id()
-    verdicts = suites.run(*CHECKS, extra=("--run-id", run_id))
+    verdicts = suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)  # CHECKS among them
+    run_id = verdicts.run_id
+    assert set(CHECKS) <= set(CONFORMANT_PREFECT) and run_id
     assert verdicts.outcome("PREFECT-API-AUTHN") == "pass", verdicts.explain("PREFECT-API-AUTHN")
     assert verdicts.outcome("PREFECT-E2E-FLOW-RUN") == "pass", verdicts.explain("PREFECT-E2E-FLOW-RUN")
     e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]["evidence"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 #: the checks these tests assert on (health and version); the rest of the suite has verdict tests of its own
@@ -11,7 +13,7 @@ API_CHECKS = "prefect/test_api.py"
 
 
 def test_conformant_sandbox_passes_the_prefect_api_checks(suites):
-    verdicts = suites.run(API_CHECKS)
+    verdicts = suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)  # API_CHECKS among them
     assert verdicts.outcome("PREFECT-API-HEALTH") == "pass", verdicts.explain("PREFECT-API-HEALTH")
     assert verdicts.outcome("PREFECT-API-VERSION") == "pass", verdicts.explain("PREFECT-API-VERSION")
     assert verdicts.results["PREFECT-API-VERSION"]["evidence"]["server"]["request"].startswith("GET https://")
