@@ -190,7 +190,7 @@ class EventsUser(User):
         self.resource = f"prefect-readiness.load.{TAG}.{uuid.uuid4().hex[:8]}"
         self.inbound: websocket.WebSocket | None = None
         self.outbound: websocket.WebSocket | None = None
-        self.pending: dict[str, float] = {}
+        self.pending: dict[str, tuple[float, str]] = {}  # event id -> (first sent, the event as sent)
         self.reader: gevent.Greenlet | None = None
 
     def _open(self, path: str) -> websocket.WebSocket | None:
@@ -220,7 +220,7 @@ class EventsUser(User):
             if self.outbound is None:
                 return False
             now = datetime.now(UTC)
-            self.outbound.send(json.dumps({"type": "filter", "backfill": False, "filter": {
+            self.outbound.send(json.dumps({"type": "filter", "backfill": bool(self.pending), "filter": {
                 "resource": {"id_prefix": [self.resource]},
                 "occurred": {"since": (now - timedelta(minutes=1)).isoformat(),
                              "until": (now + timedelta(days=1)).isoformat()},
@@ -228,6 +228,14 @@ class EventsUser(User):
             self.reader = gevent.spawn(self._read, self.outbound)
         if self.inbound is None:
             self.inbound = self._open("/events/in")
+            if self.inbound is not None and self.pending:
+                # as Prefect's client after a reconnect: send again what was not confirmed (here: delivered);
+                # Prefect drops duplicates by event id
+                try:
+                    for _, body in list(self.pending.values()):
+                        self.inbound.send(body)
+                except (OSError, websocket.WebSocketException):
+                    self.inbound = None
         return self.inbound is not None
 
     def _read(self, ws: websocket.WebSocket) -> None:
@@ -235,23 +243,23 @@ class EventsUser(User):
         while True:
             try:
                 message = json.loads(ws.recv())
-            except (OSError, websocket.WebSocketException, ValueError) as exc:
+            except (OSError, websocket.WebSocketException, ValueError):
+                # as Prefect's subscriber: reconnect (next task) with a backfill; what never arrives is a
+                # failed delivery once delivery_timeout_s has passed
                 if self.outbound is ws:
                     self.outbound = None
-                    if not isinstance(exc, websocket.WebSocketConnectionClosedException) or self.pending:
-                        _fire("events WS /events/out delivery", time.perf_counter(), exception=exc)
                 return
             event_id = (message.get("event") or {}).get("id") if isinstance(message, dict) else None
-            sent = self.pending.pop(event_id, None) if event_id else None
-            if sent is not None:
-                _fire("events WS /events/out delivery", sent, length=len(json.dumps(message)))
+            pending = self.pending.pop(event_id, None) if event_id else None
+            if pending is not None:
+                _fire("events WS /events/out delivery", pending[0], length=len(json.dumps(message)))
 
     @task
     def send_events(self) -> None:
         if not self._connect() or self.inbound is None:
             return
         now = time.perf_counter()
-        for event_id, sent in list(self.pending.items()):  # never delivered: a lost event
+        for event_id, (sent, _) in list(self.pending.items()):  # never delivered: a lost event
             if now - sent > self.delivery_timeout_s:
                 del self.pending[event_id]
                 _fire("events WS /events/out delivery", sent,
@@ -266,14 +274,17 @@ class EventsUser(User):
                 "related": [], "payload": {},
             })  # fmt: skip
             started = time.perf_counter()
+            self.pending[event_id] = (started, body)  # resent with the others if /in has to reconnect
             try:
                 self.inbound.send(body)
             except (OSError, websocket.WebSocketException) as exc:
-                _fire("events WS /events/in send", started, exception=exc)
+                # as Prefect's client: reconnect once (which sends the unconfirmed events again)
                 self.inbound = None
-                return
+                if not self._connect():
+                    del self.pending[event_id]
+                    _fire("events WS /events/in send", started, exception=exc)
+                    return
             _fire("events WS /events/in send", started, length=len(body))
-            self.pending[event_id] = started
 
     def on_stop(self) -> None:
         if self.inbound is not None:
