@@ -8,12 +8,13 @@ How to use it in a new verdict test (keeps the whole test run fast, issue #21):
   tests/verdict/conftest.py); never start a sandbox of your own in a verdict test;
 - a fault: ``with suites.scenario("name"): verdicts = suites.run("suite")`` -- the component applies it in
   place and reverts it on exit (a restart only where the fault needs one, see the component's apply/revert);
-- the conformant sandbox: when your test asserts on a run that other tests make too, ask for it with
-  ``suites.shared(...)`` instead of ``suites.run(...)``: the run is made once per session for the same
-  arguments and every test reads the same verdicts. ``CONFORMANT_PREFECT`` below is the one run of the
-  Prefect API, authn, end-to-end and load checks (with the capacity curve and a run id) that the Prefect,
-  load and HTML-report verdict tests share; add your suite to a shared run only if the tests that read it
-  still assert the same things (it must stay conformant: exit status 0);
+- a run that other tests make too (of the conformant sandbox, or under one fault with ``scenario=``): ask
+  for it with ``suites.shared(...)`` instead of ``suites.run(...)``: the run is made once per session for
+  the same arguments and every test reads the same verdicts. ``CONFORMANT_PREFECT`` below is the one run of
+  the Prefect API, authn, end-to-end and load checks (with the capacity curve and a run id) that the
+  Prefect, load and HTML-report verdict tests share, ``SLOW_PREFECT`` the one run under prefect-slow; add
+  your suite to a shared run only if every test that reads it still asserts the same things (the
+  conformant one must stay conformant: exit status 0);
 - a scenario's run that several tests assert on: make it once in a module- or session-scoped fixture.
 """
 
@@ -34,6 +35,10 @@ from tests.suite_run import ROOT, Verdicts, run_suites
 #: test_load_verdicts and test_html_report_browser (``suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)``)
 CONFORMANT_PREFECT = ("prefect/test_api.py", "prefect/test_authn.py", "prefect/test_e2e.py", "load")
 CONFORMANT_PREFECT_ARGS: dict = {"extra": ("--load-capacity",), "run_id": True}
+#: the one run under prefect-slow of the API checks and the load suite, tagged with a run id: shared by
+#: test_prefect_sandbox and test_load_verdicts (``suites.shared(*SLOW_PREFECT, **SLOW_PREFECT_ARGS)``)
+SLOW_PREFECT = ("prefect/test_api.py", "load")
+SLOW_PREFECT_ARGS: dict = {"scenario": "prefect-slow", "run_id": True}
 
 
 class SuiteRunner:
@@ -42,16 +47,27 @@ class SuiteRunner:
         self._shared: dict[tuple, Verdicts] = {}
 
     def shared(
-        self, *suites: str, profile: str = "sandbox", extra: tuple[str, ...] = (), run_id: bool = False
+        self,
+        *suites: str,
+        profile: str = "sandbox",
+        extra: tuple[str, ...] = (),
+        run_id: bool = False,
+        scenario: str | None = None,
     ) -> Verdicts:
-        """The run of `suites` on the conformant sandbox, made once per session for the same arguments and
-        shared by every test that asks for it (`run_id`: tagged with a fresh --run-id, in ``verdicts.run_id``)."""
-        key = (suites, profile, extra, run_id)
+        """The run of `suites` on the conformant sandbox (or under `scenario`, applied for the run and reverted),
+        made once per session for the same arguments and shared by every test that asks for it (`run_id`:
+        tagged with a fresh --run-id, in ``verdicts.run_id``)."""
+        key = (suites, profile, extra, run_id, scenario)
         if key not in self._shared:
             active = self.sandbox.ctx.active_scenarios()
-            assert not active, f"a shared run is of the conformant sandbox, but {active} is applied"
+            assert not active, f"a shared run starts from the conformant sandbox, but {active} is applied"
             tag = new_run_id() if run_id else None
-            verdicts = self.run(*suites, profile=profile, extra=(*extra, "--run-id", tag) if tag else extra)
+            args = (*extra, "--run-id", tag) if tag else extra
+            if scenario is None:
+                verdicts = self.run(*suites, profile=profile, extra=args)
+            else:
+                with self.scenario(scenario):
+                    verdicts = self.run(*suites, profile=profile, extra=args)
             verdicts.run_id = tag
             self._shared[key] = verdicts
         return self._shared[key]

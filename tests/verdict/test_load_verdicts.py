@@ -7,7 +7,7 @@ import json
 import pytest
 
 from readiness.report.model import new_run_id
-from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS, SLOW_PREFECT, SLOW_PREFECT_ARGS
 from tests.verdict.prefect_leftovers import tagged_leftovers
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -45,9 +45,9 @@ def test_conformant_sandbox_passes_the_load_slos_and_leaves_nothing(suites):
 
 
 def test_slow_api_breaks_the_latency_slo(suites):
-    run_id = new_run_id()
-    with suites.scenario("prefect-slow"):
-        verdicts = suites.run("load", extra=("--run-id", run_id))
+    verdicts = suites.shared(*SLOW_PREFECT, **SLOW_PREFECT_ARGS)  # the load under prefect-slow, with a run id
+    run_id = verdicts.run_id
+    assert "load" in SLOW_PREFECT and SLOW_PREFECT_ARGS["scenario"] == "prefect-slow" and run_id
     latency = verdicts.results["LOAD-LATENCY"]
     assert latency["outcome"] == "warn", verdicts.explain("LOAD-LATENCY")  # recommended: unmet warns
     assert latency["observed_value"] > 1500

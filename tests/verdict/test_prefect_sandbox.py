@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS
+from tests.verdict.harness import CONFORMANT_PREFECT, CONFORMANT_PREFECT_ARGS, SLOW_PREFECT, SLOW_PREFECT_ARGS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ def test_database_down_fails_api_health_and_nothing_else(suites):
 
 
 def test_slow_api_still_passes_health_within_its_timeout(suites):
-    with suites.scenario("prefect-slow"):
-        verdicts = suites.run(API_CHECKS)
+    verdicts = suites.shared(*SLOW_PREFECT, **SLOW_PREFECT_ARGS)  # API_CHECKS under prefect-slow, with the load
+    assert API_CHECKS in SLOW_PREFECT and SLOW_PREFECT_ARGS["scenario"] == "prefect-slow"
     assert verdicts.outcome("PREFECT-API-HEALTH") == "pass", verdicts.explain("PREFECT-API-HEALTH")
     assert verdicts.results["PREFECT-API-HEALTH"]["evidence"]["elapsed_ms"] >= 900
