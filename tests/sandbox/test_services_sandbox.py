@@ -510,6 +510,30 @@ def test_prefect_worker_down(svc: Services) -> None:
     assert svc.ctx.is_running("prefect-worker")
 
 
+def test_prefect_restart_during_load(svc: Services) -> None:
+    """The standby starts with the scenario; once a load run's work pool appears the restarter hands the API
+    over to it and stops the first server, while the API keeps answering through the ingress; the revert
+    brings the first server back and stops the standby."""
+    pool = f"readiness-load-restart-{os.getpid()}"
+    with svc.scenario("prefect-restart-during-load"):
+        assert svc.ctx.is_running("prefect-server-standby") and svc.ctx.is_running("prefect-server")
+        with api(svc) as client:
+            created = client.post("/work_pools/", json={"name": pool, "type": "process"})
+            assert created.status_code == 201, created.text
+        try:
+            deadline = time.monotonic() + 90
+            while svc.ctx.is_running("prefect-server"):
+                assert time.monotonic() < deadline, "the restarter never handed the API over to the standby"
+                time.sleep(0.5)
+            assert svc.ctx.is_running("prefect-server-standby")
+            assert prefect_serves(svc)  # answered by the standby, through the same ingress
+        finally:
+            with api(svc) as client:
+                client.delete(f"/work_pools/{pool}")
+    assert svc.ctx.is_running("prefect-server") and not svc.ctx.is_running("prefect-server-standby")
+    assert prefect_serves(svc)
+
+
 def test_ui_api_url_internal(svc: Services) -> None:
     with svc.scenario("ui-api-url-internal"), api(svc) as client:
         settings = client.get(client.base_url.copy_with(path="/ui-settings"))
@@ -775,6 +799,7 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "prefect-db-down",
         "prefect-errors",
         "prefect-worker-down",
+        "prefect-restart-during-load",
         "ui-api-url-internal",
         "ingress-no-websocket",
         "ingress-idle-timeout",
