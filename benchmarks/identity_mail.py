@@ -65,28 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run
 
-    mailer = Mailer(
-        SmtpSettings(
-            host=targets.get("smtp.host"),
-            port=int(targets.get("smtp.port")),
-            address=targets.get("smtp.address"),
-            username=targets.get("smtp.username"),
-            password=targets.get("smtp.password"),
-            sender=targets.get("smtp.sender"),
-            recipient=targets.get("smtp.recipient"),
-            ca_bundle=targets.ca_bundle("smtp"),
-        )
-    )
-    mailbox = Mailbox(
-        ImapSettings(
-            host=targets.get("imap.host"),
-            port=int(targets.get("imap.port")),
-            address=targets.get("imap.address"),
-            username=targets.get("imap.username"),
-            password=targets.get("imap.password"),
-            ca_bundle=targets.ca_bundle("smtp"),
-        )
-    )
+    mailer = Mailer(SmtpSettings.from_targets(targets))
+    mailbox = Mailbox(ImapSettings.from_targets(targets))
     latencies: list[float] = []
 
     def delivery() -> None:

@@ -19,12 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from readiness.core.expect import CheckError, now_iso
 from readiness.core.redact import default_redactor
 from readiness.probes.errors import describe_connection_failure
 from readiness.probes.http import tls_verify
+
+if TYPE_CHECKING:
+    from readiness.targets import Targets
+
+SUBMISSION_PORT = 587
 
 IMPLICIT_TLS_PORT = 465
 RUN_HEADER = "X-Readiness-Run"
@@ -59,6 +64,20 @@ class SmtpSettings(_MailServer):
     #: TLS from the first byte (SMTPS) instead of STARTTLS; None: on port 465, as RFC 8314 assigns it
     implicit_tls: bool | None = None
 
+    @classmethod
+    def from_targets(cls, targets: Targets) -> SmtpSettings:
+        """The submission server as the targets' smtp.* describe it (port 587 unless smtp.port says)."""
+        return cls(
+            host=str(targets.get("smtp.host")),
+            port=int(targets.get("smtp.port") or SUBMISSION_PORT),
+            address=targets.get("smtp.address"),
+            username=targets.get("smtp.username"),
+            password=targets.get("smtp.password"),
+            sender=targets.get("smtp.sender"),
+            recipient=targets.get("smtp.recipient"),
+            ca_bundle=targets.ca_bundle("smtp"),
+        )
+
 
 @dataclass(frozen=True)
 class ImapSettings(_MailServer):
@@ -69,6 +88,20 @@ class ImapSettings(_MailServer):
     password: str | None = field(default=None, repr=False)
     mailbox: str = "INBOX"
     ca_bundle: str | None = None
+
+    @classmethod
+    def from_targets(cls, targets: Targets) -> ImapSettings:
+        """The mailbox that receives as the targets' imap.* describe it (port 993 unless imap.port says),
+        trusting the CA bundle of smtp: one mail install."""
+        return cls(
+            host=str(targets.get("imap.host")),
+            port=int(targets.get("imap.port") or 993),
+            address=targets.get("imap.address"),
+            username=targets.get("imap.username"),
+            password=targets.get("imap.password"),
+            mailbox=targets.get("imap.mailbox") or "INBOX",
+            ca_bundle=targets.ca_bundle("smtp"),
+        )
 
 
 @dataclass(frozen=True)

@@ -9,29 +9,16 @@ import pytest
 
 from readiness.probes.smtp import ImapSettings, Mailbox, Mailer, SmtpSettings
 
-SUBMISSION_PORT = 587
 
-
-def _configured(targets, key: str) -> str:
-    value = targets.get(key)
-    if not value:
+def _configured(targets, key: str) -> None:
+    if not targets.get(key):
         pytest.skip(f"SMTP is optional and not configured: {targets.missing(key)}")
-    return str(value)
 
 
 @pytest.fixture
 def smtp(targets) -> SmtpSettings:
-    host = _configured(targets, "smtp.host")
-    return SmtpSettings(
-        host=host,
-        port=int(targets.get("smtp.port") or SUBMISSION_PORT),
-        address=targets.get("smtp.address"),
-        username=targets.get("smtp.username"),
-        password=targets.get("smtp.password"),
-        sender=targets.get("smtp.sender"),
-        recipient=targets.get("smtp.recipient"),
-        ca_bundle=targets.ca_bundle("smtp"),
-    )
+    _configured(targets, "smtp.host")
+    return SmtpSettings.from_targets(targets)
 
 
 @pytest.fixture
@@ -41,17 +28,8 @@ def mailer(smtp: SmtpSettings, probe_timeout: float) -> Mailer:
 
 @pytest.fixture
 def mailbox(targets, smtp: SmtpSettings, probe_timeout: float) -> Mailbox:
-    host = _configured(targets, "imap.host")
-    settings = ImapSettings(
-        host=host,
-        port=int(targets.get("imap.port") or 993),
-        address=targets.get("imap.address"),
-        username=targets.get("imap.username"),
-        password=targets.get("imap.password"),
-        mailbox=targets.get("imap.mailbox") or "INBOX",
-        ca_bundle=smtp.ca_bundle,
-    )
-    return Mailbox(settings, timeout=probe_timeout)
+    _configured(targets, "imap.host")
+    return Mailbox(ImapSettings.from_targets(targets), timeout=probe_timeout)
 
 
 @pytest.fixture
