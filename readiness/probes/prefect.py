@@ -95,6 +95,42 @@ class FlowRunTrace:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PoolWorker:
+    """One worker the API lists for a work pool, and how long ago it last sent a heartbeat."""
+
+    name: str
+    last_heartbeat_age_s: float | None  # None: never sent one
+    heartbeat_interval_s: float | None
+    status: str | None  # the API's own ONLINE/OFFLINE, when it says
+
+    def describe(self) -> str:
+        if self.last_heartbeat_age_s is None:
+            return f"{self.name}: no heartbeat ever"
+        return f"{self.name}: last heartbeat {self.last_heartbeat_age_s:.0f} s ago" + (
+            f" ({self.status})" if self.status else ""
+        )
+
+
+@dataclass(frozen=True)
+class WorkPoolWorkers:
+    """A work pool as the API describes it (None: the pool does not exist) and the workers polling it."""
+
+    pool: str
+    pool_type: str | None
+    pool_status: str | None  # READY / NOT_READY / PAUSED (Prefect 3), None when the pool is missing
+    paused: bool
+    workers: list[PoolWorker]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.pool_type is not None
+
+    def fresh(self, max_age_s: float) -> list[PoolWorker]:
+        return [w for w in self.workers if w.last_heartbeat_age_s is not None and w.last_heartbeat_age_s <= max_age_s]
+
+
 #: Self-Managed and Cloud API URLs carry the workspace; they take Bearer API keys.
 _WORKSPACE_URL = re.compile(r"/api/accounts/[^/]+/workspaces/[^/]+/?$")
 _TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -312,6 +348,45 @@ class PrefectAPI:
         started = time.perf_counter()
         response = self._call("POST", "/flow_runs/count", json={})
         return response.status_code, round((time.perf_counter() - started) * 1000, 1)
+
+    def deployment_work_pool(self, deployment: str) -> str | None:
+        """The work pool of deployment "flow/name", or None when the API does not know the deployment."""
+        response = self._call("GET", f"/deployments/name/{deployment}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise CheckError(f"GET {self.base_url}/deployments/name/{deployment} answered {response.status_code}")
+        return response.json().get("work_pool_name")
+
+    def pool_workers(self, pool: str) -> WorkPoolWorkers:
+        """The pool (GET /work_pools/{pool}) and its workers (POST /work_pools/{pool}/workers/filter), read-only."""
+        from datetime import UTC, datetime
+
+        found = self._call("GET", f"/work_pools/{pool}")
+        evidence: dict[str, Any] = {"pool": response_evidence(found)}
+        if found.status_code == 404:
+            return WorkPoolWorkers(pool, None, None, False, [], evidence)
+        if found.status_code >= 400:
+            raise CheckError(f"GET {self.base_url}/work_pools/{pool} answered {found.status_code}: {found.text[:200]}")
+        data = found.json()
+        listed = self._ok("POST", f"/work_pools/{pool}/workers/filter", {"limit": 200}) or []
+        now = datetime.now(UTC)
+        workers = []
+        for item in listed:
+            beat = item.get("last_heartbeat_time")
+            age = None
+            if beat:
+                when = datetime.fromisoformat(beat.replace("Z", "+00:00"))
+                age = max(0.0, round((now - when).total_seconds(), 1))
+            interval = item.get("heartbeat_interval_seconds")
+            workers.append(PoolWorker(str(item.get("name")), age, float(interval) if interval else None,
+                                      item.get("status")))  # fmt: skip
+        evidence["workers"] = [
+            {"name": w.name, "last_heartbeat_age_s": w.last_heartbeat_age_s, "heartbeat_interval_s":
+             w.heartbeat_interval_s, "status": w.status} for w in workers
+        ]  # fmt: skip
+        return WorkPoolWorkers(pool, data.get("type"), data.get("status"), bool(data.get("is_paused")), workers,
+                               evidence)  # fmt: skip
 
     def health(self) -> Health:
         live = self.get("/health")

@@ -33,7 +33,9 @@ from tests.suite_run import ROOT, Verdicts, run_suites
 #: the conformant sandbox's one run of the Prefect API, authn and end-to-end checks and the load suite (with
 #: its capacity curve), tagged with a run id: shared by test_prefect_sandbox, test_prefect_api_verdicts,
 #: test_load_verdicts and test_html_report_browser (``suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)``)
-CONFORMANT_PREFECT = ("prefect/test_api.py", "prefect/test_authn.py", "prefect/test_e2e.py", "load")
+CONFORMANT_PREFECT = (
+    "prefect/test_api.py", "prefect/test_authn.py", "prefect/test_e2e.py", "prefect/test_workers.py", "load"
+)  # fmt: skip
 CONFORMANT_PREFECT_ARGS: dict = {"extra": ("--load-capacity",), "run_id": True}
 #: the one run under prefect-slow of the API checks and the load suite, tagged with a run id: shared by
 #: test_prefect_sandbox and test_load_verdicts (``suites.shared(*SLOW_PREFECT, **SLOW_PREFECT_ARGS)``)

@@ -1,4 +1,5 @@
-"""Verdicts of PREFECT-API-AUTHN and PREFECT-E2E-FLOW-RUN on the sandbox, and nothing left behind."""
+"""Verdicts of PREFECT-API-AUTHN, PREFECT-E2E-FLOW-RUN and PREFECT-WORKER-HEARTBEAT on the sandbox, and nothing
+left behind."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from tests.verdict.prefect_leftovers import tagged_leftovers
 pytestmark = [pytest.mark.slow]
 sandbox = pytest.mark.sandbox
 
-CHECKS = ("prefect/test_authn.py", "prefect/test_e2e.py")
+CHECKS = ("prefect/test_authn.py", "prefect/test_e2e.py", "prefect/test_workers.py")
 
 
 @sandbox
-def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
+def test_conformant_sandbox_passes_authn_a_flow_run_end_to_end_and_a_polling_worker(suites):
     verdicts = suites.shared(*CONFORMANT_PREFECT, **CONFORMANT_PREFECT_ARGS)  # CHECKS among them
     run_id = verdicts.run_id
     assert set(CHECKS) <= set(CONFORMANT_PREFECT) and run_id
@@ -28,6 +29,10 @@ def test_conformant_sandbox_passes_authn_and_a_flow_run_end_to_end(suites):
     assert any("readiness probe says" in line for line in e2e["log_lines"]), e2e
     authn = verdicts.results["PREFECT-API-AUTHN"]["checks"][0]["observations"][0]["evidence"]
     assert {a["credentials"] for a in authn["attempts"]} == {"configured", "none", "wrong"}
+    assert verdicts.outcome("PREFECT-WORKER-HEARTBEAT") == "pass", verdicts.explain("PREFECT-WORKER-HEARTBEAT")
+    heartbeat = verdicts.results["PREFECT-WORKER-HEARTBEAT"]
+    assert heartbeat["evidence"]["work_pool"] == "sandbox-process"
+    assert [w["name"] for w in heartbeat["evidence"]["workers"]] == ["sandbox-worker"]
     assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
     assert verdicts.code == 0, verdicts.output[-3000:]
 
@@ -43,18 +48,27 @@ def test_open_api_fails_authn(suites):
 
 
 @sandbox
-def test_stopped_worker_fails_the_end_to_end_run_and_leaves_nothing(suites, tmp_path):
+def test_stopped_worker_fails_the_end_to_end_run_and_the_heartbeat_and_leaves_nothing(suites, tmp_path):
+    """The sandbox worker beats every 5 s; the heartbeat check runs after the end-to-end one has waited 12 s for a
+    worker, so with a 10 s limit the stopped worker's last heartbeat is stale for certain."""
     profile = tmp_path / "short-e2e.yaml"
     profile.write_text(
         f"name: short-e2e\nextends: {ROOT / 'profiles' / 'sandbox.yaml'}\nrequirements:\n"
         "  PREFECT-E2E-FLOW-RUN:\n    params: {timeout_s: 12}\n"
+        "  PREFECT-WORKER-HEARTBEAT:\n    params: {max_heartbeat_age_s: 10}\n"
     )
     run_id = new_run_id()
     with suites.scenario("prefect-worker-down"):
-        verdicts = suites.run("prefect/test_e2e.py", profile=f"{profile}", extra=("--run-id", run_id))
+        verdicts = suites.run(
+            "prefect/test_e2e.py", "prefect/test_workers.py", profile=f"{profile}", extra=("--run-id", run_id)
+        )
     e2e = verdicts.results["PREFECT-E2E-FLOW-RUN"]
     assert e2e["outcome"] == "fail", verdicts.explain("PREFECT-E2E-FLOW-RUN")
     assert e2e["observed_value"] == "SCHEDULED"
+    heartbeat = verdicts.results["PREFECT-WORKER-HEARTBEAT"]
+    assert heartbeat["outcome"] == "fail", verdicts.explain("PREFECT-WORKER-HEARTBEAT")
+    assert heartbeat["observed_value"] == 0
+    assert "sandbox-worker: last heartbeat" in heartbeat["observed"]
     assert tagged_leftovers(suites.sandbox, run_id) == {"flows": [], "flow_runs": [], "work_pools": []}
 
 

@@ -241,7 +241,7 @@ class PrefectComponent(Component):
                 "--name",
                 "sandbox-worker",
             ],
-            env={**self._common_env(), "PREFECT_WORKER_QUERY_SECONDS": "5"},
+            env={**self._common_env(), "PREFECT_WORKER_QUERY_SECONDS": "5", "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"},
             cwd=self.ctx.data_dir("prefect"),
         )
 
