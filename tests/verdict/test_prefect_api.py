@@ -110,3 +110,35 @@ def test_silent_api_is_an_error_within_its_timeout(tmp_path):
     assert results["PREFECT-API-HEALTH"]["outcome"] == "error"
     assert "did not answer in time" in results["PREFECT-API-HEALTH"]["message"]
     assert time.monotonic() - started < 30
+
+
+def test_worker_heartbeat_needs_an_unpaused_pool_with_a_recently_beating_worker(server, tmp_path):
+    """PREFECT-WORKER-HEARTBEAT on a real server: a missing pool, a paused pool and a pool no worker ever polled
+    fail, each with its reason; a worker heartbeat sent through the API (as `prefect worker start` sends it) passes."""
+    import httpx
+
+    api = httpx.Client(base_url=server.url, auth=tuple(server.auth_string.split(":", 1)), timeout=10)
+    for pool, paused in (("hb-idle", False), ("hb-paused", True), ("hb-live", False)):
+        assert api.post("/work_pools/", json={"name": pool, "type": "process", "is_paused": paused}).status_code == 201
+    heartbeat = {"name": "hb-worker", "heartbeat_interval_seconds": 5}
+    beat = api.post("/work_pools/hb-live/workers/heartbeat", json=heartbeat)
+    assert beat.status_code == 204, beat.text
+    api.close()
+
+    targets = tmp_path / "targets.yaml"
+
+    def verdict(pool: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
+        env.update(PREFECT_API_URL=server.url, PREFECT_API_AUTH_STRING=server.auth_string,
+                   PREFECT_HOME=str(tmp_path / "client-home"), READINESS_TARGETS=str(targets))  # fmt: skip
+        targets.write_text(f"prefect:\n  work_pool: {pool}\n")
+        verdicts = run_suites([ROOT / "suites" / "prefect" / "test_workers.py"], env=env,
+                              report_dir=tmp_path / f"reports-{pool}", timeout=120)  # fmt: skip
+        return verdicts.results["PREFECT-WORKER-HEARTBEAT"]
+
+    missing, paused, idle, live = (verdict(p) for p in ("hb-missing", "hb-paused", "hb-idle", "hb-live"))
+    assert missing["outcome"] == "fail" and "no work pool named hb-missing" in missing["observed"], missing
+    assert paused["outcome"] == "fail" and "hb-paused is paused" in paused["observed"], paused
+    assert idle["outcome"] == "fail" and "no worker has ever polled it" in idle["observed"], idle
+    assert live["outcome"] == "pass", live
+    assert "hb-worker: last heartbeat" in live["observed"] and live["evidence"]["work_pool"] == "hb-live"
