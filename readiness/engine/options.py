@@ -80,6 +80,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"where the install lives (default: ${TARGETS_ENV}, then the ecosystem's conventions and discovery)",
     )
     group.addoption(
+        "--targets-from-helm",
+        dest="readiness_helm_values",
+        action="append",
+        default=[],
+        metavar="VALUES.yaml",
+        help="a values file of the prefect-server or prefect-worker chart (repeatable, later files win as in helm "
+        "-f): the namespace, hosts, database, Redis and work pool it names, below --targets",
+    )
+    group.addoption(
+        "--helm-release",
+        dest="readiness_helm_release",
+        metavar="[NAMESPACE/]NAME",
+        help="the prefect-server release the values files were installed as (default: prefect-server)",
+    )
+    group.addoption(
         "--kube-context",
         dest="readiness_kube_context",
         metavar="NAME",
@@ -128,7 +143,10 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         # Every secret the targets reference (files, environment, the Prefect profile) is redacted.
         targets = resolve_targets(
-            config.getoption("readiness_targets"), kube_context=config.getoption("readiness_kube_context")
+            config.getoption("readiness_targets"),
+            kube_context=config.getoption("readiness_kube_context"),
+            helm_values=config.getoption("readiness_helm_values"),
+            helm_release=config.getoption("readiness_helm_release"),
         )
     except TargetsError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -172,6 +190,7 @@ PATH_OPTIONS: dict[str, str] = {
     "--baseline": "readiness_baseline",
     "--waivers": "readiness_waivers",
     "--targets": "readiness_targets",
+    "--targets-from-helm": "readiness_helm_values",
 }
 
 
@@ -184,17 +203,18 @@ def refuse_a_moved_rootdir(config: pytest.Config) -> None:
     args = list(config.invocation_params.args)
     here = config.invocation_params.dir.resolve()
     for flag, dest in PATH_OPTIONS.items():
-        value = getattr(config.option, dest, None)
-        if not value or flag not in args or not Path(value).exists():
-            continue
-        index = args.index(flag)
-        outside = here not in (here / value).resolve().parents
-        if index + 1 < len(args) and args[index + 1] == value and outside:
-            raise pytest.UsageError(
-                f"{flag} {value}: pytest took this path for a test path and chose rootdir {config.rootpath}, "
-                f"so the project's pytest settings were not read; write {flag}={value} (one argument) "
-                "or name the settings file with -c pyproject.toml"
-            )
+        given = getattr(config.option, dest, None)
+        for value in given if isinstance(given, list) else [given]:  # a repeatable option gives a list
+            if not value or flag not in args or not Path(value).exists():
+                continue
+            at = [i for i, arg in enumerate(args[:-1]) if arg == flag and args[i + 1] == value]
+            outside = here not in (here / value).resolve().parents
+            if at and outside:
+                raise pytest.UsageError(
+                    f"{flag} {value}: pytest took this path for a test path and chose rootdir {config.rootpath}, "
+                    f"so the project's pytest settings were not read; write {flag}={value} (one argument) "
+                    "or name the settings file with -c pyproject.toml"
+                )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,11 @@ def resolve_targets(
     environ: Mapping[str, str] | None = None,
     kube_context: str | None = None,
     discover: bool = True,
+    helm_values: Sequence[str | Path] = (),
+    helm_release: str | None = None,
 ) -> Targets:
-    """Resolve the three layers. `path` (else READINESS_TARGETS) names the targets file, if any."""
+    """Resolve the layers. `path` (else READINESS_TARGETS) names the targets file, if any; `helm_values` the
+    user's prefect-helm values files (`--targets-from-helm`), `helm_release` their release ([NAMESPACE/]NAME)."""
     environ = os.environ if environ is None else environ
     if path is None and environ.get(TARGETS_ENV):
         path = environ[TARGETS_ENV]
@@ -52,7 +55,15 @@ def resolve_targets(
     if file is not None and not file.is_file():
         raise TargetsError(f"{file}: targets file not found")
     values: dict[str, Resolved] = {k: Resolved(v, "default") for k, v in DEFAULTS.items()}
-    for layer in (_convention_layer(environ, kube_context), _file_layer(file, environ) if file else {}):
+    from_file = _file_layer(file, environ) if file else {}
+    from_helm = None
+    if helm_values:
+        from readiness.targets.helm import Release, helm_layer
+
+        namespace = (from_file.get("kubernetes.namespace") or values["kubernetes.namespace"]).value
+        from_helm = helm_layer(helm_values, Release.parse(helm_release), str(namespace))
+        values.update(from_helm.fallbacks)
+    for layer in (_convention_layer(environ, kube_context), from_helm.values if from_helm else {}, from_file):
         values.update(layer)
     for key, value in _derived(values).items():
         values.setdefault(key, value)
@@ -61,7 +72,10 @@ def resolve_targets(
         from readiness.targets.discovery import discover_from_cluster  # the cluster client loads on demand
 
         discoverer = discover_from_cluster
-    return Targets(values, file=file, discoverer=discoverer)
+    references = {k: v for k, v in (from_helm.references if from_helm else {}).items() if k not in values}
+    return Targets(
+        values, file=file, discoverer=discoverer, references=references, notes=from_helm.notes if from_helm else []
+    )
 
 
 # -- compatibility for the Prefect probe ---------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from readiness.targets.model import Resolved
+from readiness.targets.model import Resolved, edge_hosts
 
 if TYPE_CHECKING:
     from readiness.targets.model import Targets
@@ -123,14 +123,7 @@ def _from_ingresses(networking: Any, namespace: str) -> dict[str, Resolved]:
         for rule in ingress.spec.rules or []:
             if rule.host:
                 hosts.append((rule.host, f"discovered: Ingress {namespace}/{ingress.metadata.name} host"))
-    found: dict[str, Resolved] = {}
-    for host, source in hosts:
-        key = "edge.api_host" if host.split(".")[0] in ("api", "prefect-api") else "edge.ui_host"
-        found.setdefault(key, Resolved(host, source))
-    if len(hosts) == 1:  # one host serves both
-        found.setdefault("edge.api_host", Resolved(hosts[0][0], hosts[0][1]))
-        found.setdefault("edge.ui_host", Resolved(hosts[0][0], hosts[0][1]))
-    return found
+    return {key: Resolved(host, source) for key, (host, source) in edge_hosts(hosts).items()}
 
 
 def _from_load_balancer(core: Any, namespace: str) -> dict[str, Resolved]:

@@ -4,7 +4,12 @@ The profile says WHAT is expected; the targets say WHERE each part of the instal
 resolved in this order, the first that knows a key wins:
 
 1. a targets file (``--targets FILE.yaml`` or ``READINESS_TARGETS``). Secrets appear there only as
-   references (``password_file:`` / ``password_env:``); an inline secret is refused;
+   references (``password_file:`` / ``password_env:``); an inline secret is refused.
+   Below it, the user's prefect-helm values files (``--targets-from-helm VALUES.yaml``, repeatable, with
+   ``--helm-release [NAMESPACE/]NAME``; ``readiness.targets.helm``): what the charts' values say about the
+   namespace, hosts, database, Redis and work pool, each from ``helm values FILE: key.path``. A value the
+   chart takes from an existing Secret stays a reference (``Secret NAME key KEY``), never read. The Prefect
+   API's URL and credentials from the worker's values are how a pod reaches the API: they stay below 2;
 2. the ecosystem's own conventions: kubeconfig / ``KUBECONFIG`` / ``--kube-context``, ``PREFECT_API_URL``
    with ``PREFECT_API_KEY`` or ``PREFECT_API_AUTH_STRING`` (or the active Prefect profile), libpq's ``PG*``
    variables and ``PGPASSFILE``, ``REDIS_URL``, the cloud SDKs' region/project/subscription variables;
@@ -133,6 +138,19 @@ def _derived(values: Mapping[str, Resolved]) -> dict[str, Resolved]:
     return out
 
 
+def edge_hosts(hosts: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """edge.api_host / edge.ui_host from the (host, source) pairs an Ingress or HTTPRoute serves: a host whose
+    first label is `api` or `prefect-api` is the API's, another the UI's; a single host serves both."""
+    found: dict[str, tuple[str, str]] = {}
+    for host, source in hosts:
+        key = "edge.api_host" if host.split(".")[0] in ("api", "prefect-api") else "edge.ui_host"
+        found.setdefault(key, (host, source))
+    if len(hosts) == 1:
+        found.setdefault("edge.api_host", hosts[0])
+        found.setdefault("edge.ui_host", hosts[0])
+    return found
+
+
 # -- the resolved model --------------------------------------------------------------------------
 Discoverer = Callable[["Targets"], tuple[dict[str, Resolved], list[str]]]
 
@@ -146,13 +164,17 @@ class Targets:
         *,
         file: Path | None = None,
         discoverer: Discoverer | None = None,
+        references: Mapping[str, Resolved] | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         self._values = dict(values)
+        #: key -> where the install keeps a value this run does not read ("Secret NAME key KEY", with its source)
+        self.references = dict(references or {})
         self.file = file
         self._discoverer = discoverer
         self._discovered = discoverer is None
         #: what discovery said about what it could not learn (a Secret holds it, the cluster is unreachable)
-        self.notes: list[str] = []
+        self.notes: list[str] = list(notes or [])
 
     # -- lookups ---------------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -196,6 +218,9 @@ class Targets:
         if hint:
             where += f" or {hint}"
         why = [n for n in self.notes if key.split(".")[0] in n or key in n]
+        reference = self.references.get(key)
+        if reference is not None:
+            why.insert(0, f"{reference.source}: the install keeps it in {reference.value}, which is not read")
         return f"target not configured: {key}; {where}" + (f" ({'; '.join(why)})" if why else "")
 
     def ca_bundle(self, section: str | None = None) -> str | None:
