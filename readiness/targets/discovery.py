@@ -7,14 +7,16 @@ What it reads:
   PREFECT_UI_API_URL and PREFECT_UI_URL;
 - the Ingresses in that namespace: the API and UI hosts;
 - the ingress controller's LoadBalancer Service: the load balancer address.
-A variable given through `valueFrom` (a Secret or ConfigMap reference) is not followed: it is noted,
-and the check that needs it says which targets key to set.
+A variable given through `valueFrom` (a Secret or ConfigMap reference) is not followed: it is noted with the
+Secret's name and key ("takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret NAME key connection-string"),
+no value is guessed in its place, and the check that needs it says which targets keys to set.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from readiness.targets.model import Resolved, edge_hosts
 
@@ -56,6 +58,47 @@ def _server_deployment(apps: Any, namespace: str) -> Any | None:
     return None
 
 
+#: the targets a connection URL gives, when discovery cannot read it
+_URL_KEYS = "postgres.host, postgres.port, postgres.user, postgres.dbname and postgres.password"
+_WHERE = "(the targets file, PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD, or --targets-from-helm)"
+_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _held_by(var: Any) -> str | None:
+    """'Secret NAME key KEY' (or the ConfigMap) a variable takes its value from; None for a literal value."""
+    source = var.value_from
+    if source is None:
+        return None
+    if source.secret_key_ref is not None:
+        return f"Secret {source.secret_key_ref.name} key {source.secret_key_ref.key}"
+    if source.config_map_key_ref is not None:
+        return f"ConfigMap {source.config_map_key_ref.name} key {source.config_map_key_ref.key}"
+    return "a field of the pod" if source.field_ref is not None else "a reference"
+
+
+def _url_parts(url: str, env: dict[str, Any]) -> dict[str, Any]:
+    """The password-less parts of a connection URL. Kubernetes expands `$(VAR)` from the container's other
+    variables: a part made from a literal variable is read, a part made from one a Secret holds stays unknown."""
+
+    def expand(match: re.Match[str]) -> str:
+        var = env.get(match.group(1))
+        return var.value if var is not None and var.value is not None and var.value_from is None else match.group(0)
+
+    parts = urlsplit(_REFERENCE.sub(expand, url))
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    host, _, port = hostport.rpartition(":") if not hostport.endswith("]") else (hostport, "", "")
+    if not host:
+        host, port = port, ""
+    values: dict[str, Any] = {
+        "postgres.host": host.strip("[]") or None,
+        "postgres.port": int(port) if port.isdigit() else None,
+        "postgres.dbname": parts.path.lstrip("/") or None,
+        "postgres.user": unquote(user) or None,
+    }
+    return {key: value for key, value in values.items() if value and "$(" not in str(value)}
+
+
 def _from_server_env(deployment: Any) -> tuple[dict[str, Resolved], list[str]]:
     found: dict[str, Resolved] = {}
     notes: list[str] = []
@@ -70,26 +113,28 @@ def _from_server_env(deployment: Any) -> tuple[dict[str, Resolved], list[str]]:
 
     for var, key in _DATABASE_ENV.items():
         item = env.get(var)
-        if item is not None and item.value and key not in found:
+        if item is None or key in found:
+            continue
+        if item.value and "$(" not in item.value:
             value: Any = int(item.value) if key.endswith(".port") else item.value
             found[key] = Resolved(value, source(var))
+        elif _held_by(item):
+            held = _held_by(item)
+            notes.append(f"postgres: {name} takes {var} from {held}, which discovery does not read; set {key}")
     for var in _URL_ENV:
         item = env.get(var)
         if item is None:
             continue
         if item.value:
-            parts = urlsplit(item.value)
-            pairs = {
-                "postgres.host": parts.hostname,
-                "postgres.port": parts.port,
-                "postgres.dbname": parts.path.lstrip("/") or None,
-                "postgres.user": parts.username,
-            }
-            for key, value in pairs.items():
-                if value and key not in found:
-                    found[key] = Resolved(value, source(var) + " (password not read)")
-        elif item.value_from is not None:
-            notes.append(f"postgres: {name} takes {var} from a Secret, which discovery does not read")
+            for key, value in _url_parts(item.value, env).items():
+                found.setdefault(key, Resolved(value, source(var) + " (password not read)"))
+        elif _held_by(item):
+            # The whole URL is in a Secret (the prefect-server chart's default): no part of it is known here,
+            # so no host is guessed; the check that needs one says where the install keeps it.
+            notes.append(
+                f"postgres: {name} takes {var} from {_held_by(item)}, which discovery does not read; "
+                f"set {_URL_KEYS} {_WHERE}"
+            )
     redis_host, redis_port = env.get("PREFECT_REDIS_MESSAGING_HOST"), env.get("PREFECT_REDIS_MESSAGING_PORT")
     if redis_host is not None and redis_host.value:
         ssl = env.get("PREFECT_REDIS_MESSAGING_SSL")
@@ -102,14 +147,16 @@ def _from_server_env(deployment: Any) -> tuple[dict[str, Resolved], list[str]]:
         user = env.get("PREFECT_REDIS_MESSAGING_USERNAME")
         if user is not None and user.value:
             found["redis.username"] = Resolved(user.value, source("PREFECT_REDIS_MESSAGING_USERNAME"))
+    elif redis_host is not None and _held_by(redis_host):
+        notes.append(
+            f"redis: {name} takes PREFECT_REDIS_MESSAGING_HOST from {_held_by(redis_host)}, which discovery "
+            "does not read; set redis.urls"
+        )
     for var, key in _SECRET_ENV.items():
         item = env.get(var)
-        if item is not None and item.value_from is not None and item.value_from.secret_key_ref is not None:
-            ref = item.value_from.secret_key_ref
+        if item is not None and _held_by(item):
             section = key.split(".")[0]
-            notes.append(
-                f"{section}: {name} takes {var} from Secret {ref.name} key {ref.key}, which discovery does not read"
-            )
+            notes.append(f"{section}: {name} takes {var} from {_held_by(item)}, which discovery does not read")
     for var, key in (("PREFECT_UI_URL", "prefect.ui_url"), ("PREFECT_UI_API_URL", "prefect.ui_api_url")):
         item = env.get(var)
         if item is not None and item.value:

@@ -196,3 +196,78 @@ def test_a_value_only_a_secret_holds_stays_unknown_and_the_check_says_which_key_
 def test_no_targets_file_found_is_one_line(tmp_path):
     with pytest.raises(TargetsError, match=r"nope.yaml: targets file not found"):
         resolve_targets(tmp_path / "nope.yaml", environ={}, discover=False)
+
+
+def _chart_deployment(*env: client.V1EnvVar) -> client.V1Deployment:
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="prefect-server", namespace="prefect"),
+        spec=client.V1DeploymentSpec(
+            selector=client.V1LabelSelector(),
+            template=client.V1PodTemplateSpec(
+                spec=client.V1PodSpec(containers=[client.V1Container(name="prefect-server", env=list(env))])
+            ),
+        ),
+    )
+
+
+def _from_secret(name: str, secret: str, key: str) -> client.V1EnvVar:
+    ref = client.V1SecretKeySelector(name=secret, key=key)
+    return client.V1EnvVar(name=name, value_from=client.V1EnvVarSource(secret_key_ref=ref))
+
+
+def test_a_connection_url_in_a_secret_is_named_with_its_key_and_no_host_is_guessed():
+    # the prefect-server chart's default: the whole URL from the Secret it writes
+    deployment = _chart_deployment(
+        _from_secret(
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL", "prefect-server-postgresql-connection", "connection-string"
+        )
+    )
+    found, notes = _from_server_env(deployment)
+    assert not [key for key in found if key.startswith("postgres.")]
+    assert notes == [
+        "postgres: Deployment prefect/prefect-server takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret "
+        "prefect-server-postgresql-connection key connection-string, which discovery does not read; set "
+        "postgres.host, postgres.port, postgres.user, postgres.dbname and postgres.password (the targets file, "
+        "PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD, or --targets-from-helm)"
+    ]
+    with pytest.raises(pytest.skip.Exception) as info:
+        Targets(found, discoverer=lambda t: ({}, notes)).require("postgres.host")
+    expected = "takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret prefect-server-postgresql-connection key "
+    assert expected + "connection-string" in str(info.value.msg)
+
+
+def test_a_url_composed_from_variables_takes_the_literal_parts_only():
+    # the chart's externalDatabase fields: host from a Secret key, the rest literal, the URL made of $(VAR)s
+    deployment = _chart_deployment(
+        client.V1EnvVar(name="PREFECT_SERVER_DATABASE_DRIVER", value="postgresql+asyncpg"),
+        client.V1EnvVar(name="PREFECT_SERVER_DATABASE_USER", value="prefect_app"),
+        _from_secret("PREFECT_SERVER_DATABASE_PASSWORD", "prefect-db", "password"),
+        _from_secret("PREFECT_SERVER_DATABASE_HOST", "prefect-db", "host"),
+        client.V1EnvVar(name="PREFECT_SERVER_DATABASE_PORT", value="5432"),
+        client.V1EnvVar(name="PREFECT_SERVER_DATABASE_NAME", value="prefect"),
+        client.V1EnvVar(
+            name="PREFECT_SERVER_DATABASE_CONNECTION_URL",
+            value="$(PREFECT_SERVER_DATABASE_DRIVER)://$(PREFECT_SERVER_DATABASE_USER):$(PREFECT_SERVER_DATABASE_PASSWORD)"
+            "@$(PREFECT_SERVER_DATABASE_HOST):$(PREFECT_SERVER_DATABASE_PORT)/$(PREFECT_SERVER_DATABASE_NAME)",
+        ),
+    )
+    found, notes = _from_server_env(deployment)
+    assert "postgres.host" not in found
+    assert {k: found[k].value for k in ("postgres.port", "postgres.user", "postgres.dbname")} == {
+        "postgres.port": 5432, "postgres.user": "prefect_app", "postgres.dbname": "prefect"
+    }  # fmt: skip
+    assert (
+        "postgres: Deployment prefect/prefect-server takes PREFECT_SERVER_DATABASE_HOST from Secret prefect-db "
+        "key host, which discovery does not read; set postgres.host"
+    ) in notes
+    assert any("PREFECT_SERVER_DATABASE_PASSWORD from Secret prefect-db key password" in n for n in notes)
+    # a literal URL still gives its password-less parts
+    plain = _chart_deployment(
+        client.V1EnvVar(
+            name="PREFECT_SERVER_DATABASE_CONNECTION_URL", value="postgresql+asyncpg://u:pw@db.internal:5433/p"
+        )
+    )
+    found, _ = _from_server_env(plain)
+    assert {k: v.value for k, v in found.items()} == {
+        "postgres.host": "db.internal", "postgres.port": 5433, "postgres.dbname": "p", "postgres.user": "u"
+    }  # fmt: skip
