@@ -1,7 +1,7 @@
 """Layer 2 of the targets: the ecosystem's own conventions.
 
-kubeconfig, PREFECT_API_* and the active Prefect profile, libpq's PG* and PGPASSFILE, REDIS_URL, the cloud SDKs'
-region/project/subscription variables and the CA bundle variables.
+kubeconfig, PREFECT_API_* and the active Prefect profile, libpq's PG* and PGPASSFILE, REDIS_URL and REDISCLI_AUTH,
+the cloud SDKs' region/project/subscription variables and the CA bundle variables.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def _convention_layer(environ: Mapping[str, str], kube_context: str | None) -> d
             out["redis.username"] = Resolved(user, "environment REDIS_URL")
         if password:
             out["redis.password"] = Resolved(password, "environment REDIS_URL", secret=True)
+    env("redis.password", "REDISCLI_AUTH", secret=True)  # redis-cli's own variable for the password
     # Cloud SDKs' default chains: the region/project/subscription they would use.
     env("cloud.region", "AWS_REGION")
     env("cloud.region", "AWS_DEFAULT_REGION")

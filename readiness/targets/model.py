@@ -82,7 +82,7 @@ HINTS: dict[str, str] = {
     "postgres.sslmode": "PGSSLMODE",
     "postgres.sslrootcert": "PGSSLROOTCERT",
     "redis.urls": "REDIS_URL, or discovery from the Prefect server Deployment",
-    "redis.password": "REDIS_URL's password",
+    "redis.password": "REDIS_URL's password or REDISCLI_AUTH",
     "edge.api_host": "the host of prefect.api_url, or discovery from the Ingress",
     "edge.ui_host": "the host of prefect.ui_url, or discovery from the Ingress",
     "edge.lb_address": "discovery from the ingress controller's LoadBalancer Service",

@@ -271,3 +271,12 @@ def test_a_url_composed_from_variables_takes_the_literal_parts_only():
     assert {k: v.value for k, v in found.items()} == {
         "postgres.host": "db.internal", "postgres.port": 5433, "postgres.dbname": "p", "postgres.user": "u"
     }  # fmt: skip
+
+
+def test_redis_cli_s_password_variable_is_a_convention_below_redis_url():
+    targets = resolve_targets(environ={"REDISCLI_AUTH": "from-cli-var"}, discover=False)
+    assert targets.get("redis.password") == "from-cli-var"
+    assert targets.source("redis.password") == "environment REDISCLI_AUTH"
+    assert targets.secrets() == ["from-cli-var"]
+    both = {"REDISCLI_AUTH": "from-cli-var", "REDIS_URL": "rediss://:from-url@r.internal:6380/0"}
+    assert resolve_targets(environ=both, discover=False).get("redis.password") == "from-url"
