@@ -23,9 +23,10 @@ EXAMPLES = """examples:
   readiness run --profile ./my-install.yaml --targets targets.yaml --report-dir /reports
   readiness run --profile gcp --read-only --baseline previous        # the scheduled drift audit
   readiness run --profile azure --suite kubernetes --suite mesh -k 'not LOAD' --strict
+  readiness run --profile aws --targets-from-helm=prefect-server.yaml --targets-from-helm=prefect-worker.yaml
 
-Options not listed here go to pytest unchanged (--targets, --read-only, --waivers, --strict, --budget,
--k, -x, -n ...): see `pytest --help`, section "prefect-readiness conformance".
+Options not listed here go to pytest unchanged (--targets, --targets-from-helm, --helm-release, --read-only,
+--waivers, --strict, --budget, -k, -x, -n ...): see `pytest --help`, section "prefect-readiness conformance".
 exit status: pytest's (0 PASS, 1 FAIL, others documented in the README), 1 also when the report
 could not be kept in the profile's report store."""
 

@@ -270,8 +270,16 @@ def _server(values: ChartValues, release: Release, fallback_namespace: str, out:
     elif release.namespace:
         out.put("kubernetes.namespace", namespace, f"--helm-release {release.namespace}/{release.name}")
     _edge(values, release, namespace, out)
-    _database(values, release, namespace, out)
-    _redis(values, release, namespace, out)
+    env = _server_env(values)
+    url = env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or env.get("PREFECT_API_DATABASE_CONNECTION_URL")
+    if url is not None:  # the chart puts server.env after its own variables: the last one wins in the pod
+        _database_from_env(url, out)
+    else:
+        _database(values, release, namespace, out)
+    if "PREFECT_REDIS_MESSAGING_HOST" in env:
+        _redis_from_env(env, out)
+    else:
+        _redis(values, release, namespace, out)
     if values.flag("server.basicAuth.enabled"):
         existing = values.text("server.basicAuth.existingSecret")
         if existing:
@@ -312,6 +320,66 @@ def _edge(values: ChartValues, release: Release, namespace: str, out: HelmTarget
             ui = url.rstrip("/").removesuffix(values.text("server.apiBasePath", "/api").rstrip("/") or "/api")
             if urlsplit(ui).hostname not in (None, "localhost", "127.0.0.1"):
                 out.put("prefect.ui_url", ui, source + " (without the API path, as the chart's server.uiUrl)")
+
+
+@dataclass(frozen=True)
+class _EnvVar:
+    name: str
+    value: str | None
+    secret: tuple[str, str] | None  # (Secret name, key) of a valueFrom.secretKeyRef
+    source: str
+
+
+def _server_env(values: ChartValues) -> dict[str, _EnvVar]:
+    """The extra variables the server container gets: global.prefect.env, then server.env (later wins)."""
+    env: dict[str, _EnvVar] = {}
+    for dotted in ("global.prefect.env", "server.env"):
+        for index, entry in enumerate(values.items(dotted)):
+            expected = "a mapping with name and value (or valueFrom)"
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise values.fail(dotted, expected, entry, item=f"[{index}]")
+            value_from = entry.get("valueFrom")
+            ref = value_from.get("secretKeyRef") if isinstance(value_from, dict) else None
+            secret = (str(ref.get("name")), str(ref.get("key"))) if isinstance(ref, dict) else None
+            value = entry.get("value")
+            source = f"{values.source(dotted)}[{index}] ({entry['name']})"
+            env[entry["name"]] = _EnvVar(entry["name"], None if value is None else str(value), secret, source)
+    return env
+
+
+def _database_from_env(var: _EnvVar, out: HelmTargets) -> None:
+    if var.secret is not None:
+        secret, key = var.secret
+        out.refer("postgres.password", secret, key, var.source)
+        out.notes.append(
+            f"postgres: {var.source}: the server takes {var.name} from Secret {secret} key {key}, which is not "
+            "read; set postgres.host, postgres.port, postgres.user, postgres.dbname (the targets file or "
+            "PGHOST/PGPORT/PGUSER/PGDATABASE) and the password (PGPASSWORD or postgres.password_file)"
+        )
+    elif var.value and "{{" not in var.value and "$(" not in var.value:
+        _postgres_from_url(var.value, var.source, out)
+    else:
+        out.notes.append(f"postgres: {var.source} is not a literal URL this reader can use; set postgres.host")
+
+
+def _redis_from_env(env: dict[str, _EnvVar], out: HelmTargets) -> None:
+    host = env["PREFECT_REDIS_MESSAGING_HOST"]
+    if not host.value:
+        out.notes.append(f"redis: {host.source} takes the Redis host from a reference this reader does not follow")
+        return
+
+    def literal(name: str, default: str) -> str:
+        var = env.get(name)
+        return var.value if var is not None and var.value else default
+
+    scheme = "rediss" if literal("PREFECT_REDIS_MESSAGING_SSL", "false").lower() in ("1", "true", "yes") else "redis"
+    url = f"{scheme}://{host.value}:{literal('PREFECT_REDIS_MESSAGING_PORT', '6379')}/"
+    out.put("redis.urls", {"messaging": url + literal("PREFECT_REDIS_MESSAGING_DB", "0")}, host.source)
+    password = env.get("PREFECT_REDIS_MESSAGING_PASSWORD")
+    if password is not None and password.secret is not None:
+        out.refer("redis.password", *password.secret, password.source)
+    elif password is not None and password.value:
+        out.put("redis.password", password.value, password.source, secret=True)
 
 
 def _postgres_from_url(url: str, source: str, out: HelmTargets) -> None:

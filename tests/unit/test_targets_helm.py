@@ -233,3 +233,37 @@ def test_readiness_targets_shows_the_values_sources_and_the_references(tmp_path)
         f"readiness targets: error: {HELM / 'server-wrong-type.yaml'}: ingress.enabled: expected true or false, "
         "got a string"
     )
+
+
+def test_server_env_overrides_the_charts_database_and_redis_settings_as_in_the_pod(tmp_path):
+    values = tmp_path / "server.yaml"
+    values.write_text(
+        "postgresql:\n  enabled: true\n"  # superseded: server.env comes after the chart's own variables
+        "global:\n  prefect:\n    env:\n"
+        "      - {name: PREFECT_REDIS_MESSAGING_HOST, value: redis.global.internal}\n"
+        "server:\n  env:\n"
+        "    - name: PREFECT_SERVER_DATABASE_CONNECTION_URL\n"
+        "      valueFrom: {secretKeyRef: {name: my-db, key: url}}\n"
+        "    - {name: PREFECT_REDIS_MESSAGING_HOST, value: redis.internal}\n"
+        "    - {name: PREFECT_REDIS_MESSAGING_PORT, value: '6380'}\n"
+        "    - {name: PREFECT_REDIS_MESSAGING_SSL, value: 'true'}\n"
+        "    - name: PREFECT_REDIS_MESSAGING_PASSWORD\n"
+        "      valueFrom: {secretKeyRef: {name: my-redis, key: password}}\n"
+    )
+    targets = resolve_targets(environ={}, discover=False, helm_values=[values])
+    assert targets.get("postgres.host") is None  # no host guessed from the bundled subchart
+    assert targets.references["postgres.password"].value == "Secret my-db key url"
+    assert any("takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret my-db key url" in n for n in targets.notes)
+    assert targets.get("redis.urls") == {"messaging": "rediss://redis.internal:6380/0"}
+    assert targets.source("redis.urls") == f"helm values {values}: server.env[1] (PREFECT_REDIS_MESSAGING_HOST)"
+    assert targets.references["redis.password"].value == "Secret my-redis key password"
+    values.write_text(
+        "server:\n  env:\n    - {name: PREFECT_SERVER_DATABASE_CONNECTION_URL, value: 'postgresql+asyncpg://u@db.internal:5433/p'}\n"
+    )
+    targets = resolve_targets(environ={}, discover=False, helm_values=[values])
+    assert (targets.get("postgres.host"), targets.get("postgres.port"), targets.get("postgres.user")) == (
+        "db.internal", 5433, "u"
+    )  # fmt: skip
+    values.write_text("server:\n  env:\n    - PREFECT_API_URL=http://x\n")
+    with pytest.raises(TargetsError, match=r"server.yaml: server.env\[0\]: expected a mapping with name and value"):
+        resolve_targets(environ={}, discover=False, helm_values=[values])
