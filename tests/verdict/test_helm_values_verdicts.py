@@ -162,7 +162,8 @@ def chart_shaped_server(sandbox) -> Iterator[Path]:
     targets.write_text(yaml.safe_dump({"kubernetes": {"kubeconfig": kubeconfig, "namespace": NAMESPACE}}))
     try:
         yield targets
-    finally:
+    finally:  # the Deployment at once (later tests list Deployments), then its namespace
+        apps.delete_namespaced_deployment("prefect-server", NAMESPACE, grace_period_seconds=0)
         core.delete_namespace(NAMESPACE)
         api.close()
 
