@@ -388,7 +388,10 @@ def _postgres_from_url(url: str, source: str, out: HelmTargets) -> None:
         out.notes.append(f"postgres: {source} is a {parts.scheme or 'non-URL'} database, not PostgreSQL")
         return
     out.put("postgres.host", parts.hostname, source)
-    out.put("postgres.port", parts.port, source)
+    try:
+        out.put("postgres.port", parts.port, source)
+    except ValueError:  # a port that is not a number: the run says so rather than guess one
+        out.notes.append(f"postgres: {source}: the URL's port is not a number; set postgres.port")
     out.put("postgres.dbname", parts.path.lstrip("/") or None, source)
     out.put("postgres.user", unquote(parts.username) if parts.username else None, source)
     if parts.password:
