@@ -36,6 +36,8 @@ fi
 bash "$HERE/k8s/build.sh"
 # The Go programs the tests run: kustomize, the Pushgateway, fake-gcs-server, promtool (cached by version).
 bash "$HERE/go-tools.sh"
+# The Gateway API CRDs (standard channel) from the Go module sigs.k8s.io/gateway-api (cached by version).
+bash "$HERE/gateway-api.sh"
 
 # Test tools from the npm registry, installed once into the cache (keyed by version) with a retry; a failed
 # install prints npm's own output. Azurite: the Azure Blob emulator tests/ops/test_upload.py runs.

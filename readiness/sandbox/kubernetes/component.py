@@ -28,7 +28,7 @@ from readiness.sandbox.base import (
     port_is_open,
     wait_until,
 )
-from readiness.sandbox.kubernetes import binaries, manifests
+from readiness.sandbox.kubernetes import binaries, gateway_api, manifests
 from readiness.sandbox.kubernetes.kube import Kube, Obj, Ref, parallel, wait_for
 from readiness.sandbox.kubernetes.manifests import NodePool, NodeShape
 from readiness.sandbox.kubernetes.pki import Pki, ensure_pki
@@ -604,6 +604,8 @@ class KubernetesComponent(Component):
             kube.replace(base)
             if base["kind"] == "Deployment":
                 self._wait_rollout(kube, ref)
+        elif "gatewayApi" in op:
+            self._gateway_api_op(kube, op["gatewayApi"])
         elif "wait" in op:
             what = op["wait"]
             if "rollout" in what:
@@ -615,6 +617,24 @@ class KubernetesComponent(Component):
                 raise SandboxError(f"unknown wait in scenario: {what}")
         else:
             raise SandboxError(f"unknown scenario operation: {op}")
+
+    @staticmethod
+    def _gateway_api_op(kube: Kube, what: str | Obj) -> None:
+        """A Gateway API edge (gateway_api.py): install, remove, reconcile (the controller's status again),
+        restore-routes, or {notProgrammed: {reason, message}} (the controller cannot program the Gateway)."""
+        if what == "install":
+            gateway_api.install_edge(kube)
+        elif what == "remove":
+            gateway_api.remove_edge(kube)
+        elif what == "reconcile":
+            gateway_api.mark_status(kube)
+        elif what == "restore-routes":
+            gateway_api.restore_routes(kube)
+        elif isinstance(what, dict) and "notProgrammed" in what:
+            spec = what["notProgrammed"]
+            gateway_api.mark_status(kube, programmed=(spec["reason"], spec["message"]))
+        else:
+            raise SandboxError(f"unknown gatewayApi operation in scenario: {what}")
 
     def _wait_rollout(self, kube: Kube, ref: Ref) -> None:
         def done() -> bool:
