@@ -222,8 +222,9 @@ def parse_http_route(obj: Obj) -> HTTPRoute:
             str((m.get("path") or {}).get("value") or "/") for m in rule.get("matches") or [] if m is not None
         ) or ("/",)
         backends = tuple(
-            BackendRef(str(b.get("namespace") or namespace), str(b["name"]), str(b.get("kind") or "Service"),
-                       b.get("port"))  # fmt: skip
+            BackendRef(
+                str(b.get("namespace") or namespace), str(b["name"]), str(b.get("kind") or "Service"), b.get("port")
+            )  # fmt: skip
             for b in rule.get("backendRefs") or []
         )
         rules.append(RouteRule(prefixes, backends))
@@ -251,6 +252,9 @@ class GatewayApiEdge:
         refs = sorted({p.gateway_ref for r in self.routes for p in r.parents})
         return [self.gateways[ref] for ref in refs if ref in self.gateways]
 
+    def _users(self, gateway_ref: str) -> str:
+        return ", ".join(sorted(r.ref for r in self.routes if any(p.gateway_ref == gateway_ref for p in r.parents)))
+
     def problems(self) -> list[str]:
         """Why the edge does not serve Prefect, one sentence each (empty: every Gateway that Prefect's HTTPRoutes
         name exists, is Programmed, and its GatewayClass is Accepted by its controller)."""
@@ -260,7 +264,7 @@ class GatewayApiEdge:
                 out.append(f"HTTPRoute {route.ref} names no parent Gateway")
         for ref in sorted({p.gateway_ref for r in self.routes for p in r.parents}):
             gateway = self.gateways.get(ref)
-            users = ", ".join(sorted(r.ref for r in self.routes if any(p.gateway_ref == ref for p in r.parents)))
+            users = self._users(ref)
             if gateway is None:
                 out.append(f"Gateway {ref}, named by HTTPRoute {users}, does not exist")
                 continue
@@ -277,7 +281,9 @@ class GatewayApiEdge:
         """One sentence: which routes attach to which Gateways, and their state."""
         parts = []
         for gateway in self.prefect_gateways:
-            users = ", ".join(sorted(r.ref for r in self.routes if any(p.gateway_ref == gateway.ref for p in r.parents)))
+            users = ", ".join(
+                sorted(r.ref for r in self.routes if any(p.gateway_ref == gateway.ref for p in r.parents))
+            )
             gateway_class = self.classes.get(gateway.class_name)
             class_state = gateway_class.describe() if gateway_class else f"GatewayClass {gateway.class_name} missing"
             parts.append(f"HTTPRoute {users} on {gateway.describe()}; {class_state}")

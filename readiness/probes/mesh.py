@@ -215,6 +215,42 @@ class Route:
         return f"{self.host}{prefix} -> {self.destination}{port} [{state}] ({self.virtual_service})"
 
 
+@dataclass(frozen=True)
+class GatewayApiRoute:
+    """One rule of a Gateway API HTTPRoute for a public host: attached to a Gateway (Accepted), its references
+    resolved (ResolvedRefs), and every backendRef a Service that exists, with the port, with ready endpoints."""
+
+    http_route: str  # namespace/name
+    host: str
+    prefix: str | None
+    parents: tuple[str, ...]  # each parent Gateway's state, in words
+    attached: bool  # Accepted and ResolvedRefs on at least one parent Gateway
+    backends: tuple[Route, ...]  # one per backendRef (virtual_service: the HTTPRoute)
+
+    @property
+    def live(self) -> bool:
+        return self.attached and bool(self.backends) and all(b.live for b in self.backends)
+
+    def __str__(self) -> str:
+        prefix = self.prefix if self.prefix is not None else "(any)"
+        if not self.attached:
+            state = "not attached: " + ("; ".join(self.parents) or "no parent Gateway")
+        elif not self.backends:
+            state = "no backendRef"
+        else:
+            state = ", ".join(f"{b.destination}{f':{b.port}' if b.port else ''} {_backend_state(b)}"
+                              for b in self.backends)  # fmt: skip
+        return f"{self.host}{prefix} -> [{state}] (HTTPRoute {self.http_route})"
+
+
+def _backend_state(route: Route) -> str:
+    if route.live:
+        return f"ok, {route.ready_endpoints} ready endpoint{'s' if route.ready_endpoints != 1 else ''}"
+    if not route.service_found:
+        return "no such Service"
+    return "no such port" if not route.port_found else "no ready endpoints"
+
+
 def gateway_serves(gateway: Obj, host: str) -> bool:
     for server in (gateway.get("spec") or {}).get("servers") or []:
         for pattern in server.get("hosts") or []:
@@ -500,6 +536,68 @@ class Mesh:
             "at": now_iso(),
         }
         return served, routes, evidence
+
+    def http_routes(self, hosts: list[str]) -> tuple[dict[str, list[str]], list[GatewayApiRoute], dict[str, Any]]:
+        """Gateway API HTTPRoutes in the Prefect namespace for `hosts`: (host -> Gateways with an attached route
+        for it, the routes' rules for those hosts, evidence). Nothing when the cluster serves no Gateway API."""
+        from kubernetes.client.exceptions import ApiException
+
+        from readiness.probes.gateway_api import GROUP, VERSION, parse_http_route
+
+        try:
+            body = self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "httproutes", _request_timeout=self.timeout
+            )
+        except Exception as exc:
+            if isinstance(exc, ApiException) and exc.status == 404:
+                return {h: [] for h in hosts}, [], {}
+            raise self._translate(f"list httproutes.{GROUP}", exc) from None
+        parsed = [parse_http_route(o) for o in body.get("items") or []]
+        served: dict[str, list[str]] = {h: [] for h in hosts}
+        out: list[GatewayApiRoute] = []
+        services: dict[str, dict[str, Any]] = {}
+        for route in parsed:
+            attached = [p for p in route.parents if p.accepted and p.resolved]
+            for host in hosts:
+                if not route.serves_host(host):
+                    continue
+                for parent in route.parents:
+                    name = f"Gateway {parent.gateway_ref} (HTTPRoute {route.ref})"
+                    if parent.accepted and name not in served[host]:
+                        served[host].append(name)
+                for rule in route.rules:
+                    backends = tuple(self._backend(services, route.ref, host, b.namespace, b.name, b.kind, b.port)
+                                     for b in rule.backends)  # fmt: skip
+                    for prefix in rule.prefixes:
+                        out.append(GatewayApiRoute(route.ref, host, prefix, tuple(p.describe() for p in route.parents),
+                                                   bool(attached), backends))  # fmt: skip
+        evidence = {
+            "http_routes": {
+                r.ref: {
+                    "hostnames": list(r.hostnames),
+                    "parents": [p.describe() for p in r.parents],
+                    "backends": [str(b) for b in r.backends],
+                }  # fmt: skip
+                for r in parsed
+            }
+        }
+        return served, out, evidence
+
+    def _backend(
+        self, services: dict[str, dict[str, Any]], route: str, host: str, namespace: str, name: str, kind: str,
+        port: int | None,
+    ) -> Route:  # fmt: skip
+        fqdn = f"{name}.{namespace}.svc.cluster.local"
+        if kind != "Service":
+            return Route(f"HTTPRoute {route}", host, None, f"{kind} {namespace}/{name}", port, False, False, 0)
+        if namespace not in services:
+            items = self.call(f"list Services in {namespace}", self.core.list_namespaced_service, namespace).items
+            services[namespace] = {s.metadata.name: s for s in items}
+        service = services[namespace].get(name)
+        ports = [p.port for p in service.spec.ports or []] if service is not None else []
+        port_found = service is not None and (port is None or port in ports)
+        ready = self._ready_endpoints(namespace, name) if port_found else 0
+        return Route(f"HTTPRoute {route}", host, None, fqdn, port, service is not None, port_found, ready)
 
     def _ready_endpoints(self, namespace: str, service: str) -> int:
         slices = self.call(

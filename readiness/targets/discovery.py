@@ -6,6 +6,8 @@ What it reads:
   password-less parts of a plain connection URL), Redis host and port (PREFECT_REDIS_MESSAGING_*),
   PREFECT_UI_API_URL and PREFECT_UI_URL;
 - the Ingresses in that namespace: the API and UI hosts;
+- when no Ingress names a host, the Gateway API HTTPRoutes in that namespace: the API and UI hosts, and the
+  address in the status of the Gateway they attach to (the load balancer address);
 - the ingress controller's LoadBalancer Service: the load balancer address.
 A variable given through `valueFrom` (a Secret or ConfigMap reference) is not followed: it is noted with the
 Secret's name and key ("takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret NAME key connection-string"),
@@ -173,6 +175,54 @@ def _from_ingresses(networking: Any, namespace: str) -> dict[str, Resolved]:
     return {key: Resolved(host, source) for key, (host, source) in edge_hosts(hosts).items()}
 
 
+def _from_http_routes(custom: Any, namespace: str) -> dict[str, Resolved]:
+    """Hosts of the HTTPRoutes in `namespace` and the address of the Gateway they attach to (nothing when the
+    cluster serves no Gateway API)."""
+    from kubernetes.client.exceptions import ApiException
+
+    group, version = "gateway.networking.k8s.io", "v1"
+    try:
+        routes = (
+            custom.list_namespaced_custom_object(
+                group, version, namespace, "httproutes", _request_timeout=DISCOVERY_TIMEOUT
+            ).get("items")
+            or []
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return {}
+        raise
+    hosts: list[tuple[str, str]] = []
+    found: dict[str, Resolved] = {}
+    for route in routes:
+        name = f"HTTPRoute {namespace}/{route['metadata']['name']}"
+        spec = route.get("spec") or {}
+        hosts += [(str(h), f"discovered: {name} hostnames") for h in spec.get("hostnames") or [] if "*" not in h]
+        for parent in spec.get("parentRefs") or []:
+            if "edge.lb_address" in found or parent.get("kind", "Gateway") != "Gateway":
+                continue
+            where = parent.get("namespace") or namespace
+            try:
+                gateway = custom.get_namespaced_custom_object(
+                    group, version, where, "gateways", parent["name"], _request_timeout=DISCOVERY_TIMEOUT
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            addresses = [a["value"] for a in (gateway.get("status") or {}).get("addresses") or [] if a.get("value")]
+            if addresses:
+                source = f"discovered: Gateway {where}/{parent['name']} status.addresses"
+                found["edge.lb_address"] = Resolved(addresses[0], source)
+    for key, (host, source) in edge_hosts(hosts).items():
+        found.setdefault(key, Resolved(host, source))
+    return found
+
+
+def _unless_hosts(found: dict[str, Resolved], custom: Any, namespace: str) -> dict[str, Resolved]:
+    return {} if "edge.api_host" in found else _from_http_routes(custom, namespace)
+
+
 def _from_load_balancer(core: Any, namespace: str) -> dict[str, Resolved]:
     for service in core.list_namespaced_service(namespace, _request_timeout=DISCOVERY_TIMEOUT).items:
         if service.spec.type != "LoadBalancer":
@@ -208,6 +258,8 @@ def discover_from_cluster(targets: Targets) -> tuple[dict[str, Resolved], list[s
     steps = (
         ("the Prefect server Deployment", lambda: _server_step(client.AppsV1Api(api), namespace)),
         ("the Ingresses", lambda: (_from_ingresses(client.NetworkingV1Api(api), namespace), [])),
+        # Only when no Ingress gave the hosts: Prefect is then exposed through the Gateway API (or not at all).
+        ("the Gateway API routes", lambda: (_unless_hosts(found, client.CustomObjectsApi(api), namespace), [])),
         ("the load balancer Service", lambda: (_from_load_balancer(client.CoreV1Api(api), ingress_namespace), [])),
     )
     try:

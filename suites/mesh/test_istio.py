@@ -125,8 +125,13 @@ def test_authorization_policies_protect_prefect(mesh, targets, probe_timeout, ex
 def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, params, expect, mesh_evidence):
     hosts = {"api": str(targets.require("edge.api_host")), "ui": str(targets.get("edge.ui_host") or "")}
     hosts = {role: host for role, host in hosts.items() if host}
-    gateways, routes, evidence = mesh.routes(sorted(set(hosts.values())))
-    evidence = {**mesh_evidence, **evidence, "routes": [str(r) for r in routes],
+    public = sorted(set(hosts.values()))
+    istio_gateways, istio_routes, evidence = mesh.routes(public)
+    # A Gateway API edge (the prefect-server chart's gateway.enabled) routes the hosts with HTTPRoutes.
+    api_gateways, api_routes, api_evidence = mesh.http_routes(public)
+    gateways = {h: istio_gateways.get(h, []) + api_gateways.get(h, []) for h in public}
+    routes = [*istio_routes, *api_routes]
+    evidence = {**mesh_evidence, **evidence, **api_evidence, "routes": [str(r) for r in routes],
                 **targets.evidence("edge.api_host", "edge.ui_host")}  # fmt: skip
     unserved = sorted(h for h, g in gateways.items() if not g)
     expect.true("Gateways serving the public hosts", not unserved,
@@ -139,7 +144,7 @@ def test_gateway_and_virtual_services_route_to_live_services(mesh, targets, para
             unrouted.append(f"{host}{path}")
     dead = [str(r) for r in routes if not r.live]
     expect.true(
-        "VirtualService routes reach Services that exist, on their ports, with ready endpoints",
+        "VirtualService and HTTPRoute routes reach Services that exist, on their ports, with ready endpoints",
         not dead and not unrouted,
         observed=(dead + [f"no live route for {u}" for u in unrouted]) or [str(r) for r in routes],
         expected=f"live routes for {listing(sorted(host + params['paths'][role] for role, host in hosts.items()))}",

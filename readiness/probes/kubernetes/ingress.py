@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from readiness.probes.gateway_api import GROUP, VERSION, GatewayApiEdge
 from readiness.probes.kubernetes.reader import KubeReader, Obj
 from readiness.probes.kubernetes.workloads import Workload, read_workloads
 
@@ -77,6 +78,8 @@ class Ingress:
     controllers: list[Workload]
     exposures: list[Exposure]
     load_balancers: list[LoadBalancer]
+    #: Prefect's HTTPRoutes, the Gateways they name and their GatewayClasses (empty without Gateway API CRDs)
+    gateway_api: GatewayApiEdge = field(default_factory=GatewayApiEdge)
 
     def controller_name(self, workload: Workload) -> str:
         return controller_of(workload) or f"{workload.kind} {workload.name}"
@@ -116,14 +119,30 @@ class Ingress:
         l7 = {c.name for c in self.classes if c.controller in L7_CONTROLLERS}
         return [e for e in self.exposures if e.kind == "Ingress" and e.ingress_class in l7 and e.addresses]
 
+    @property
+    def prefect_ingresses(self) -> list[Exposure]:
+        return [e for e in self.exposures if e.kind == "Ingress"]
+
+    @property
+    def gateway_addresses(self) -> list[str]:
+        """The addresses of the Gateways Prefect's HTTPRoutes attach to, one line per Gateway that has one."""
+        return [
+            f"Gateway {g.ref} (Gateway API, class {g.class_name}): {', '.join(g.addresses)}"
+            for g in self.gateway_api.prefect_gateways
+            if g.addresses
+        ]
+
     def evidence(self) -> dict[str, Any]:
-        return {
+        out = {
             "namespace": self.namespace,
             "ingress_classes": [vars(c) for c in self.classes],
             "controllers": [f"{w.describe()} -> {self.controller_name(w)}" for w in self.controllers],
             "prefect_exposure": [e.describe() for e in self.exposures],
             "load_balancers": [lb.describe() for lb in self.load_balancers],
         }
+        if self.gateway_api.routes:
+            out["gateway_api"] = self.gateway_api.evidence()
+        return out
 
 
 def _lb_layer(service: Obj) -> tuple[str, str]:
@@ -169,12 +188,12 @@ def read_ingress(reader: KubeReader, ingress_namespace: str, prefect_namespace: 
                 _addresses(o),
             )  # fmt: skip
         )
-    for kind, path in (
-        ("Istio Gateway", f"/apis/networking.istio.io/v1/namespaces/{prefect_namespace}/gateways"),
-        ("HTTPRoute", f"/apis/gateway.networking.k8s.io/v1/namespaces/{prefect_namespace}/httproutes"),
-    ):
-        for o in reader.pages(path, what=f"{kind}s in namespace {prefect_namespace}", missing_ok=True):
-            exposures.append(Exposure(kind, prefect_namespace, o["metadata"]["name"], None, ()))
+    for o in reader.pages(f"/apis/networking.istio.io/v1/namespaces/{prefect_namespace}/gateways",
+                          what=f"Istio Gateways in namespace {prefect_namespace}", missing_ok=True):  # fmt: skip
+        exposures.append(Exposure("Istio Gateway", prefect_namespace, o["metadata"]["name"], None, ()))
+    edge = read_gateway_api(reader, prefect_namespace)
+    for route in edge.routes:
+        exposures.append(Exposure("HTTPRoute", prefect_namespace, route.name, None, ()))
     balancers = []
     for o in reader.pages(f"/api/v1/namespaces/{ingress_namespace}/services",
                           what=f"Services in namespace {ingress_namespace}"):  # fmt: skip
@@ -182,4 +201,17 @@ def read_ingress(reader: KubeReader, ingress_namespace: str, prefect_namespace: 
             continue
         layer, how = _lb_layer(o)
         balancers.append(LoadBalancer(ingress_namespace, o["metadata"]["name"], _addresses(o), layer, how))
-    return Ingress(ingress_namespace, classes, controllers, exposures, balancers)
+    return Ingress(ingress_namespace, classes, controllers, exposures, balancers, edge)
+
+
+def read_gateway_api(reader: KubeReader, prefect_namespace: str) -> GatewayApiEdge:
+    """Prefect's HTTPRoutes and, when there are any, the Gateways and GatewayClasses (nothing without the CRDs)."""
+    base = f"/apis/{GROUP}/{VERSION}"
+    routes = list(reader.pages(f"{base}/namespaces/{prefect_namespace}/httproutes",
+                               what=f"HTTPRoutes in namespace {prefect_namespace}", missing_ok=True))  # fmt: skip
+    if not routes:
+        return GatewayApiEdge()
+    # Gateways often live in a namespace of their own (the chart's default is the release's): read them all.
+    gateways = list(reader.pages(f"{base}/gateways", what="Gateways", missing_ok=True))
+    classes = list(reader.pages(f"{base}/gatewayclasses", what="GatewayClasses", missing_ok=True))
+    return GatewayApiEdge.parse(classes, gateways, routes)

@@ -208,8 +208,9 @@ def mark_status(
         status = {
             "conditions": [
                 condition("Accepted", True, "Accepted", "Handled by Istio controller", generation),
-                condition("SupportedVersion", True, "SupportedVersion", f"Gateway API {VERSION} is supported",
-                          generation),  # fmt: skip
+                condition(
+                    "SupportedVersion", True, "SupportedVersion", f"Gateway API {VERSION} is supported", generation
+                ),  # fmt: skip
             ]
         }
         kube.patch(Ref.of(gateway_class), {"status": status}, "merge", subresource="status")
@@ -272,8 +273,13 @@ def mark_status(
                     "conditions": [
                         condition("Accepted", True, "Accepted", "No errors found", generation),
                         condition("Conflicted", False, "NoConflicts", "No errors found", generation),
-                        condition("Programmed", ok, "Programmed" if ok else "Pending",
-                                  "No errors found" if ok else message, generation),  # fmt: skip
+                        condition(
+                            "Programmed",
+                            ok,
+                            "Programmed" if ok else "Pending",
+                            "No errors found" if ok else message,
+                            generation,
+                        ),  # fmt: skip
                         condition("ResolvedRefs", True, "ResolvedRefs", "No errors found", generation),
                     ],
                 }
