@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,10 +291,12 @@ def _autoscaler_max_size(cluster: Cluster) -> int | None:
     return max(int(line.split(":")[1]) for line in status.splitlines() if line.strip().startswith("maxSize:"))
 
 
-def _prefect_ingress_class(cluster: Cluster) -> str:
-    return (
-        client.NetworkingV1Api(cluster.api).read_namespaced_ingress("prefect-server", "prefect").spec.ingress_class_name
+def _prefect_ingress_class(cluster: Cluster) -> str | None:
+    """The Prefect Ingress's class (None once a Gateway API edge replaced the Ingress)."""
+    ingresses = client.NetworkingV1Api(cluster.api).list_namespaced_ingress(
+        "prefect", field_selector="metadata.name=prefect-server"
     )
+    return ingresses.items[0].spec.ingress_class_name if ingresses.items else None
 
 
 def _istiod_replicas(cluster: Cluster) -> int:
@@ -313,6 +316,61 @@ def _api_route_host(cluster: Cluster) -> str:
         "networking.istio.io", "v1", "prefect", "virtualservices", "prefect-api"
     )
     return service["spec"]["http"][0]["route"][0]["destination"]["host"]
+
+
+def _custom_objects(cluster: Cluster, plural: str) -> list[dict]:
+    """Gateway API objects in namespace prefect ([] when the CRDs are not installed)."""
+    try:
+        body = cluster.custom.list_namespaced_custom_object("gateway.networking.k8s.io", "v1", "prefect", plural)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return []
+        raise
+    return body["items"]
+
+
+def _condition(obj: dict, kind: str) -> str:
+    found = [c for c in obj.get("conditions") or [] if c["type"] == kind]
+    return f"{kind}={found[0]['status']}" if found else f"{kind}=missing"
+
+
+def _prefect_exposure(cluster: Cluster) -> list[str]:
+    """What exposes Prefect: its Ingress, or its Gateway and HTTPRoute with the status the controller wrote."""
+    ingresses = client.NetworkingV1Api(cluster.api).list_namespaced_ingress("prefect").items
+    out = [f"Ingress {i.metadata.name}" for i in ingresses]
+    for gateway in _custom_objects(cluster, "gateways"):
+        status = gateway.get("status") or {}
+        addresses = ",".join(a["value"] for a in status.get("addresses") or [])
+        out.append(f"Gateway {gateway['metadata']['name']} {_condition(status, 'Programmed')} {addresses}")
+    for route in _custom_objects(cluster, "httproutes"):
+        for parent in (route.get("status") or {}).get("parents") or []:
+            section = parent["parentRef"].get("sectionName")
+            states = f"{_condition(parent, 'Accepted')} {_condition(parent, 'ResolvedRefs')}"
+            out.append(f"HTTPRoute {route['metadata']['name']} on {section}: {states}")
+    return sorted(out)
+
+
+def _gateways_not_programmed(cluster: Cluster) -> list[str]:
+    out = []
+    for gateway in _custom_objects(cluster, "gateways"):
+        programmed = [c for c in (gateway.get("status") or {}).get("conditions") or [] if c["type"] == "Programmed"]
+        if programmed and programmed[0]["status"] != "True":
+            out.append(f"{gateway['metadata']['name']}: {programmed[0]['reason']}")
+    return out
+
+
+def _route_backends_without_endpoints(cluster: Cluster) -> list[str]:
+    out = []
+    for route in _custom_objects(cluster, "httproutes"):
+        for rule in route["spec"].get("rules") or []:
+            for backend in rule.get("backendRefs") or []:
+                slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(
+                    "prefect", label_selector=f"kubernetes.io/service-name={backend['name']}"
+                )
+                ready = [e for s in slices.items for e in s.endpoints or [] if e.conditions and e.conditions.ready]
+                if not ready:
+                    out.append(backend["name"])
+    return out
 
 
 #: scenario -> (observation, conformant value, broken value)
@@ -338,11 +396,35 @@ SCENARIOS: dict[str, tuple[Callable[[Cluster], Any], Any, Any]] = {
         "prefect-server.prefect.svc.cluster.local",
         "prefect-api-gone.prefect.svc.cluster.local",
     ),
+    "gateway-api-edge": (
+        _prefect_exposure,
+        ["Ingress prefect-server"],
+        [
+            "Gateway prefect-server Programmed=True 203.0.113.10",
+            "HTTPRoute prefect-server on https-api: Accepted=True ResolvedRefs=True",
+            "HTTPRoute prefect-server on https-app: Accepted=True ResolvedRefs=True",
+        ],
+    ),
+    "gateway-not-programmed": (_gateways_not_programmed, [], ["prefect-server: NoResources"]),
+    "httproute-no-endpoints": (_route_backends_without_endpoints, [], ["prefect-server-canary"]),
+}
+
+#: scenarios that break something of another one, applied on top of it
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "gateway-not-programmed": ("gateway-api-edge",),
+    "httproute-no-endpoints": ("gateway-api-edge",),
 }
 
 
 #: observations a scenario changes besides its own, on purpose (no autoscaler: no status to read either)
-ALSO_CHANGES: dict[str, set[str]] = {"no-autoscaler": {"autoscaler-fixed-size"}}
+ALSO_CHANGES: dict[str, set[str]] = {
+    "no-autoscaler": {"autoscaler-fixed-size"},
+    # the Gateway API edge replaces the Ingress (whose class ingress-traefik observes)
+    "gateway-api-edge": {"ingress-traefik"},
+    # on top of gateway-api-edge: Prefect is exposed through the Gateway API meanwhile
+    "gateway-not-programmed": {"gateway-api-edge", "ingress-traefik"},
+    "httproute-no-endpoints": {"gateway-api-edge", "ingress-traefik"},
+}
 
 
 def test_every_scenario_is_covered() -> None:
@@ -354,8 +436,11 @@ def test_scenario_applies_and_reverts_in_place(cluster: Cluster, scenario: str) 
     observe, conformant, broken = SCENARIOS[scenario]
     assert observe(cluster) == conformant
     # reverted also when an assertion fails, so one broken case does not leak its fault into the next
-    with cluster.sandbox.scenario(scenario):
-        assert cluster.ctx.active_scenarios() == [scenario]
+    with ExitStack() as stack:
+        for base in REQUIRES.get(scenario, ()):
+            stack.enter_context(cluster.sandbox.scenario(base))
+        stack.enter_context(cluster.sandbox.scenario(scenario))
+        assert cluster.ctx.active_scenarios() == [*REQUIRES.get(scenario, ()), scenario]
         assert observe(cluster) == broken
         # the rest of the cluster is untouched: the other observations keep their conformant values
         for other, (other_observe, other_conformant, _) in SCENARIOS.items():
