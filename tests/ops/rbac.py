@@ -39,7 +39,7 @@ READ_ACCESS: frozenset[Access] = frozenset(
         *_read("apps", "deployments", "statefulsets", "daemonsets"),
         *_read("storage.k8s.io", "storageclasses", "csidrivers"),
         *_read("networking.k8s.io", "ingressclasses", "ingresses"),
-        *_read("gateway.networking.k8s.io", "httproutes"),
+        *_read("gateway.networking.k8s.io", "gatewayclasses", "gateways", "httproutes"),
         *_read("karpenter.sh", "nodepools"),
         # mesh suite: Istio's CRDs and objects, the Prefect namespace's injection label, EndpointSlices
         *_read("networking.istio.io", "gateways", "virtualservices", "destinationrules"),

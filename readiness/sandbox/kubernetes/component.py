@@ -620,10 +620,13 @@ class KubernetesComponent(Component):
 
     @staticmethod
     def _gateway_api_op(kube: Kube, what: str | Obj) -> None:
-        """A Gateway API edge (gateway_api.py): install, remove, reconcile (the controller's status again),
-        restore-routes, or {notProgrammed: {reason, message}} (the controller cannot program the Gateway)."""
+        """A Gateway API edge (gateway_api.py): install, remove, require (a fault's check that there is one),
+        reconcile (the controller's status again), restore-routes, or {notProgrammed: {reason, message}} (the
+        controller cannot program the Gateway)."""
         if what == "install":
             gateway_api.install_edge(kube)
+        elif what == "require":
+            gateway_api.require_edge(kube)
         elif what == "remove":
             gateway_api.remove_edge(kube)
         elif what == "reconcile":

@@ -125,6 +125,20 @@ def restore_routes(kube: Kube, objects: Iterable[Obj] | None = None) -> None:
             kube.replace(obj)
 
 
+def require_edge(kube: Kube) -> None:
+    """A fault on the edge needs one: a Gateway of the sandbox's GatewayClass and an HTTPRoute in namespace prefect."""
+    try:
+        gateways = kube.list(Ref(API_VERSION, "Gateway"))
+        routes = kube.list(Ref(API_VERSION, "HTTPRoute", namespace="prefect"))
+    except SandboxError:  # the Gateway API is not served at all
+        gateways, routes = [], []
+    if not gateways or not routes:
+        raise SandboxError(
+            "this scenario breaks a Gateway API edge, and there is none: apply gateway-api-edge first "
+            "(`readiness sandbox apply gateway-api-edge`)"
+        )
+
+
 # -- the controller ------------------------------------------------------------------------------
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
