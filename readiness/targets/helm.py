@@ -562,7 +562,15 @@ def _worker(values: ChartValues, out: HelmTargets) -> None:
         out.refer("prefect.api_key", secret, key, values.source(f"{section}.apiKeySecret.name"))
     elif api == "selfHostedServer":
         section = "worker.selfHostedServerApiConfig"
-        out.put("prefect.api_url", values.text(f"{section}.apiUrl").rstrip("/"), values.source(f"{section}.apiUrl"))
+        url = values.text(f"{section}.apiUrl").rstrip("/")
+        if url and _in_cluster(url):
+            # How a pod reaches the API; this machine reaches it through the edge, which the server's values name.
+            out.notes.append(
+                f"prefect: {values.source(f'{section}.apiUrl')} is the in-cluster address {url}, which this machine "
+                "does not reach: set PREFECT_API_URL (or prefect.api_url) to the public API URL"
+            )
+        else:
+            out.put("prefect.api_url", url, values.source(f"{section}.apiUrl"))
         if values.flag(f"{section}.basicAuth.enabled"):
             existing = values.text(f"{section}.basicAuth.existingSecret")
             if existing:
@@ -574,6 +582,14 @@ def _worker(values: ChartValues, out: HelmTargets) -> None:
                         values.source(f"{section}.basicAuth.authString"), secret=True)  # fmt: skip
     else:
         raise values.fail("worker.apiConfig", "one of cloud, customerManagedCloud, selfHostedServer", api)
+
+
+def _in_cluster(url: str) -> bool:
+    """An address only a pod resolves: a bare Service name or a cluster DNS name (*.svc, *.cluster.local)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return bool(host) and ("." not in host or host.endswith((".svc", ".cluster.local")) or ".svc." in host)
 
 
 def helm_layer(files: Iterable[str | Path], release: Release, fallback_namespace: str) -> HelmTargets:

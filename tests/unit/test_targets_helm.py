@@ -102,12 +102,28 @@ def test_a_connection_url_in_a_secret_names_the_secret_its_key_and_the_keys_to_s
     assert note in targets.missing("postgres.host")
 
 
-def test_the_worker_names_the_work_pool_and_its_api_which_an_exported_url_overrides():
+def test_the_worker_names_the_work_pool_and_a_public_api_url_but_not_its_in_cluster_one(tmp_path):
     targets = helm("worker-selfhosted.yaml")
     assert targets.get("prefect.work_pool") == "k8s-prod"
     assert targets.source("prefect.work_pool") == source("worker-selfhosted.yaml", "worker.config.workPool")
-    assert targets.get("prefect.api_url") == "http://prefect-server.prefect.svc.cluster.local:4200/api"
-    # the worker's URL is how a pod reaches the API; the URL this machine uses wins
+    # the worker's in-cluster URL is how a pod reaches the API, not this machine: a note, not a target
+    assert targets.get("prefect.api_url") is None
+    assert targets.get("edge.api_host") is None
+    assert any(
+        "worker.selfHostedServerApiConfig.apiUrl is the in-cluster address "
+        "http://prefect-server.prefect.svc.cluster.local:4200/api"
+        in note
+        and "set PREFECT_API_URL" in note
+        for note in targets.notes
+    ), targets.notes
+    public = tmp_path / "worker-public.yaml"
+    public.write_text(
+        "worker:\n  apiConfig: selfHostedServer\n  selfHostedServerApiConfig: {apiUrl: 'https://prefect.example.com/api/'}\n"
+    )
+    assert resolve_targets(environ={}, discover=False, helm_values=[public]).get("prefect.api_url") == (
+        "https://prefect.example.com/api"
+    )
+    # the URL this machine uses wins over the values
     exported = helm("worker-selfhosted.yaml", environ={"PREFECT_API_URL": "https://prefect.example.com/api"})
     assert exported.get("prefect.api_url") == "https://prefect.example.com/api"
     assert exported.get("prefect.work_pool") == "k8s-prod"
