@@ -450,6 +450,29 @@ def test_scenario_applies_and_reverts_in_place(cluster: Cluster, scenario: str) 
     assert observe(cluster) == conformant
 
 
+def test_the_sandbox_gateway_controller_reports_a_missing_backend_as_backend_not_found(cluster: Cluster) -> None:
+    from readiness.sandbox.kubernetes import gateway_api
+    from readiness.sandbox.kubernetes.kube import Kube, Ref
+
+    route = Ref(gateway_api.API_VERSION, "HTTPRoute", "prefect-server", "prefect")
+    edit = [{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "prefect-server-gone"}]
+    kube = Kube(cluster.sandbox.env()["KUBECONFIG"])
+    try:
+        with cluster.sandbox.scenario("gateway-api-edge"):  # its revert removes the edited route
+            kube.patch(route, edit, "json")
+            gateway_api.mark_status(kube)
+            parents = (kube.get(route) or {})["status"]["parents"]
+            assert [p["parentRef"]["sectionName"] for p in parents] == ["https-api", "https-app"]
+            for parent in parents:
+                resolved = next(c for c in parent["conditions"] if c["type"] == "ResolvedRefs")
+                assert (resolved["status"], resolved["reason"]) == ("False", "BackendNotFound")
+                assert "Service prefect/prefect-server-gone" in resolved["message"]
+                accepted = next(c for c in parent["conditions"] if c["type"] == "Accepted")
+                assert accepted["status"] == "True"
+    finally:
+        kube.close()
+
+
 def test_crashloop_restarts_keep_rising(cluster: Cluster) -> None:
     import time
 
