@@ -38,12 +38,13 @@ work="$(mktemp -d "$CACHE/.gateway-api.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 started=$(date +%s)
 log "fetching $MODULE@$VERSION from the Go module proxy (first time only)"
-if ! dir="$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$MODULE@$VERSION" 2>"$work/log" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' 2>>"$work/log")"; then
+# go reports a module it cannot fetch in the JSON's "Error" (stdout), and other trouble on stderr: show both.
+if ! GOWORK=off GOFLAGS=-mod=mod go mod download -json "$MODULE@$VERSION" >"$work/download.json" 2>"$work/log"; then
   log "go mod download $MODULE@$VERSION failed; go said:"
-  cat "$work/log" >&2
+  cat "$work/log" "$work/download.json" >&2
   exit 1
 fi
+dir="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Dir"])' "$work/download.json")"
 mkdir "$work/crds"
 # The CustomResourceDefinitions only (the folder also holds a ValidatingAdmissionPolicy).
 for file in "$dir"/config/crd/standard/*.yaml; do
