@@ -117,3 +117,22 @@ def test_listeners_and_gateway_without_status():
     bare = parse_gateway({"metadata": {"name": "g", "namespace": "n"}, "spec": {"gatewayClassName": "istio"}})
     assert not bare.programmed and bare.addresses == ()
     assert "no Programmed condition" in bare.describe()
+
+
+def test_a_route_rule_is_live_only_attached_and_with_every_backend_ready():
+    from readiness.probes.mesh import GatewayApiRoute, Route
+
+    ready = Route("HTTPRoute prefect/r", "api.example.com", None, "prefect-server.prefect.svc.cluster.local", 4200,
+                  True, True, 2)  # fmt: skip
+    empty = Route("HTTPRoute prefect/r", "api.example.com", None, "canary.prefect.svc.cluster.local", 4200,
+                  True, True, 0)  # fmt: skip
+    live = GatewayApiRoute("prefect/r", "api.example.com", "/", ("Gateway prefect/g: Accepted, ResolvedRefs",), True,
+                           (ready,))  # fmt: skip
+    assert live.live
+    backend = "prefect-server.prefect.svc.cluster.local:4200 ok, 2 ready endpoints"
+    assert str(live) == f"api.example.com/ -> [{backend}] (HTTPRoute prefect/r)"
+    dead = GatewayApiRoute("prefect/r", "api.example.com", "/", (), True, (ready, empty))
+    assert not dead.live and "canary.prefect.svc.cluster.local:4200 no ready endpoints" in str(dead)
+    refused = ("Gateway prefect/g: not Accepted (NotAllowedByListeners)",)
+    detached = GatewayApiRoute("prefect/r", "api.example.com", "/", refused, False, (ready,))
+    assert not detached.live and "not attached: Gateway prefect/g: not Accepted" in str(detached)
