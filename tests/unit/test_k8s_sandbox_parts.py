@@ -109,3 +109,25 @@ def test_pki_is_made_once_and_tokens_are_per_identity(tmp_path: Path) -> None:
     assert again.ca_cert.read_bytes() == first
     assert pki.token("admin") != pki.token("kwok")
     assert oct(pki.sa_key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_gateway_api_edge_serves_the_hosts_of_the_ingress_it_replaces_from_the_same_service() -> None:
+    from readiness.sandbox.kubernetes import gateway_api
+
+    objects = {o["kind"]: o for o in gateway_api.edge_objects()}
+    assert set(objects) == {"GatewayClass", "Gateway", "HTTPRoute"}
+    assert objects["GatewayClass"]["spec"]["controllerName"] == gateway_api.CONTROLLER
+    assert objects["Gateway"]["spec"]["gatewayClassName"] == objects["GatewayClass"]["metadata"]["name"]
+    ingress = manifests.base_object(Ref("networking.k8s.io/v1", "Ingress", "prefect-server", "prefect"))
+    assert ingress is not None
+    hosts = sorted(rule["host"] for rule in ingress["spec"]["rules"])
+    assert sorted(objects["HTTPRoute"]["spec"]["hostnames"]) == hosts
+    assert sorted(li["hostname"] for li in objects["Gateway"]["spec"]["listeners"]) == hosts
+    listeners = {li["name"] for li in objects["Gateway"]["spec"]["listeners"]}
+    parents = objects["HTTPRoute"]["spec"]["parentRefs"]
+    assert {p["sectionName"] for p in parents} == listeners
+    assert {p["name"] for p in parents} == {objects["Gateway"]["metadata"]["name"]}
+    (backend,) = [b for rule in objects["HTTPRoute"]["spec"]["rules"] for b in rule["backendRefs"]]
+    service = manifests.base_object(Ref("v1", "Service", backend["name"], "prefect"))
+    assert service is not None and backend["port"] in [p["port"] for p in service["spec"]["ports"]]
+    assert gateway_api.default_address() == "203.0.113.10"
