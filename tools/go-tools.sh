@@ -59,7 +59,12 @@ while read -r name module version package; do
   started=$(date +%s)
   log "building $name from $module@$version (first time only)"
   if ! dir="$(GOFLAGS="" go mod download -json "$module@$version" 2>"$work/log" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' 2>>"$work/log")" ||
+      python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+if "Dir" not in info:  # go writes why (an unknown version, a proxy refusal) into the JSON, not stderr
+    sys.exit(info.get("Error") or "go mod download gave no module directory")
+print(info["Dir"])' 2>>"$work/log")" ||
      ! (cd "$dir" && CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=readonly" go build -trimpath -ldflags "-s -w" -o "$work/$name" \
           "$package") >>"$work/log" 2>&1; then
     log "building $name from $module@$version failed; go said:"
