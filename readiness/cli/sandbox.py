@@ -12,6 +12,7 @@ from pathlib import Path
 
 from readiness.sandbox import Sandbox, SandboxContext, SandboxError
 from readiness.sandbox.base import default_state_dir
+from readiness.sandbox.kubernetes.manifests import LAYOUTS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--scenario", action="append", default=[], metavar="NAME", help="fault to apply (repeatable)")
     up.add_argument("--nodes", type=int, default=None, help="number of simulated Kubernetes nodes (default 3)")
     up.add_argument("--pods", type=int, default=None, help="extra pods for scale tests (Deployment scale/scale-load)")
+    up.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=None,
+        help="how the Kubernetes objects lay Prefect out: default (the sandbox's own) or helm (as the prefect-helm "
+        "charts render them: Secrets, separate background services, the worker chart); kept for later `up`s, "
+        "switched in place on a running sandbox",
+    )
     sub.add_parser("down", help="stop every process the sandbox started")
     sub.add_parser("status", help="show each component and its processes")
     sub.add_parser("scenarios", help="list the named faults, one per line")
@@ -166,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             ctx.set("nodes", args.nodes)
         if getattr(args, "pods", None) is not None:
             ctx.set("pods", args.pods)
+        if getattr(args, "layout", None):
+            ctx.set("layout", args.layout)
         sandbox = Sandbox(ctx, only=args.only)
         if args.sandbox_command == "check":
             return run_check(sandbox, args)
@@ -183,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
                 for proc in status.processes:
                     state = "running" if proc.running else "not running"
                     print(f"       {proc.name:<28} pid {proc.pid or '-':<8} {state}  log: {proc.log}")
+            print(f"layout: {sandbox.layout}")
             scenarios = ctx.active_scenarios()
             print(f"scenarios: {', '.join(scenarios) if scenarios else '(none: conformant)'}")
             return 0 if healthy else 1

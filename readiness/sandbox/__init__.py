@@ -60,6 +60,12 @@ class Sandbox:
         sees the state it is moving to; left recorded if apply fails, so `revert` can still undo it.
         """
         owner = self._owner(scenario)
+        needs = owner.scenario_layout(scenario)
+        if needs is not None and needs != self.layout:
+            raise SandboxError(
+                f"scenario {scenario!r} needs the {needs} layout, this sandbox has the {self.layout} layout: "
+                f"`readiness sandbox up --layout {needs}` switches it in place"
+            )
         status = owner.status()
         if not status.healthy:
             raise SandboxError(
@@ -76,6 +82,33 @@ class Sandbox:
         self.ctx.set("scenarios", [s for s in self.ctx.active_scenarios() if s != scenario])
         owner.revert(scenario)
         self.write_env_file()
+
+    # -- layouts ---------------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        """How the Kubernetes objects lay Prefect out: `default` or `helm` (`readiness sandbox up --layout`)."""
+        return str(self.ctx.get("layout") or "default")
+
+    def switch_layout(self, name: str) -> None:
+        """Lay the running sandbox's Prefect objects out as `name`, in place (the servers stay as they are)."""
+        active = self.ctx.active_scenarios()
+        if active:
+            raise SandboxError(f"cannot switch the layout while {', '.join(active)} is applied; revert it first")
+        kubernetes = next((c for c in self.components if c.name == "kubernetes"), None)
+        if kubernetes is None:
+            raise SandboxError("the layout is the Kubernetes objects', and this sandbox runs no Kubernetes")
+        kubernetes.switch_layout(name)  # type: ignore[attr-defined]
+        self.write_env_file()
+
+    @contextmanager
+    def layout_switched(self, name: str) -> Iterator[None]:
+        """The `name` layout for the duration of a `with` block, then the one before, also on error."""
+        before = self.layout
+        self.switch_layout(name)
+        try:
+            yield
+        finally:
+            self.switch_layout(before)
 
     @contextmanager
     def scenario(self, name: str) -> Iterator[None]:

@@ -292,6 +292,10 @@ class Component(ABC):
         suite finds it, secrets as `*_file` references."""
         return {}
 
+    def scenario_layout(self, scenario: str) -> str | None:
+        """The sandbox layout `scenario` needs (`helm`: the objects it breaks exist only there), None for any."""
+        return None
+
     def apply(self, scenario: str) -> None:
         """Break the one thing `scenario` names, in place on the running component.
 

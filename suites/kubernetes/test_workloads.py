@@ -1,4 +1,7 @@
-"""Prefect's own workloads: Available at their desired replicas, not crash-looping, with requests set."""
+"""Prefect's own workloads: Available at their desired replicas, not crash-looping, with requests set.
+
+They are found by the prefect-helm charts' labels (the profile's selector on app.kubernetes.io/name), whatever their
+names, and each is named by the part it runs (app.kubernetes.io/component: server, background-services, worker)."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def test_prefect_workloads_are_available_and_stable(prefect_workloads, expect, p
     # Last, so a pass reads as the whole picture: each workload's readiness and the restarts.
     worst = prefect_workloads.most_restarted
     restarts = worst.restarts if worst else 0
-    ready = ", ".join(f"{w.name} {w.ready}/{w.desired} ready" for w in prefect_workloads.workloads)
+    ready = prefect_workloads.readiness_sentence()
     expect.at_most(
         "highest container restart count" + (f" ({worst.pod}/{worst.name})" if worst else ""),
         restarts,

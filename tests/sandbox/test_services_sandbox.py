@@ -510,6 +510,24 @@ def test_prefect_worker_down(svc: Services) -> None:
     assert svc.ctx.is_running("prefect-worker")
 
 
+def test_worker_no_heartbeat(svc: Services) -> None:
+    """The worker process stops and the API lists it with a heartbeat an hour old; the revert brings it back
+    beating."""
+    from readiness.sandbox.services.prefect import WORK_POOL
+
+    def workers() -> list[dict]:
+        with api(svc) as client:
+            return client.post(f"/work_pools/{WORK_POOL}/workers/filter", json={}).json()
+
+    with svc.scenario("worker-no-heartbeat"):
+        assert not svc.ctx.is_running("prefect-worker")
+        assert prefect_serves(svc)
+        listed = workers()
+        assert listed and all(w["status"] == "OFFLINE" for w in listed), listed
+    assert svc.ctx.is_running("prefect-worker")
+    assert any(w["status"] == "ONLINE" for w in workers())
+
+
 def test_prefect_restart_during_load(svc: Services) -> None:
     """The standby starts with the scenario; once a load run's work pool appears the restarter hands the API
     over to it and stops the first server, while the API keeps answering through the ingress; the revert
@@ -799,6 +817,7 @@ def test_every_service_scenario_is_exercised_here() -> None:
         "prefect-db-down",
         "prefect-errors",
         "prefect-worker-down",
+        "worker-no-heartbeat",
         "prefect-restart-during-load",
         "ui-api-url-internal",
         "ingress-no-websocket",

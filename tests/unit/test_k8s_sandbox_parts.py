@@ -131,3 +131,55 @@ def test_the_gateway_api_edge_serves_the_hosts_of_the_ingress_it_replaces_from_t
     service = manifests.base_object(Ref("v1", "Service", backend["name"], "prefect"))
     assert service is not None and backend["port"] in [p["port"] for p in service["spec"]["ports"]]
     assert gateway_api.default_address() == "203.0.113.10"
+
+
+# -- the helm layout ---------------------------------------------------------------------------------
+def test_the_helm_layout_lays_prefect_out_as_the_charts_render_it(tmp_path: Path) -> None:
+    """Every Prefect object carries the charts' labels; the server and background services take the database URL,
+    the API auth string and the Redis password from Secrets (never inline); the worker polls the sandbox's pool."""
+    from readiness.sandbox.base import SandboxContext
+    from readiness.sandbox.kubernetes import layout
+    from readiness.sandbox.services.common import PREFECT_WORK_POOL
+
+    ctx = SandboxContext(tmp_path)
+    KubernetesComponent(ctx)  # sets the manifests' values (ports, chart version, work pool)
+    objs = [manifests.substitute(o) for o in manifests.cluster_objects("helm")]
+    prefect = {(o["kind"], o["metadata"]["name"]): o for o in objs if o["metadata"].get("namespace") == "prefect"}
+    deployments = {name: o for (kind, name), o in prefect.items() if kind == "Deployment"}
+    assert set(deployments) == {"prefect-server", "prefect-server-background-services", "prefect-worker"}
+    for (kind, name), obj in prefect.items():
+        if kind in ("Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Ingress"):
+            labels = obj["metadata"]["labels"]
+            assert labels["app.kubernetes.io/managed-by"] == "Helm", name
+            assert labels["helm.sh/chart"] == f"{labels['app.kubernetes.io/name']}-{layout.CHART_VERSION}", name
+    components = {n: d["metadata"]["labels"]["app.kubernetes.io/component"] for n, d in deployments.items()}
+    assert components == {"prefect-server": "server", "prefect-server-background-services": "background-services",
+                          "prefect-worker": "worker"}  # fmt: skip
+    for name, deployment in deployments.items():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        for variable in ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_REDIS_MESSAGING_PASSWORD",
+                         "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_AUTH_STRING"):  # fmt: skip
+            if variable in env:
+                assert "value" not in env[variable], (name, variable)
+        if name != "prefect-worker":
+            ref = env["PREFECT_SERVER_DATABASE_CONNECTION_URL"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": layout.DATABASE_SECRET, "key": "connection-string"}
+    assert "--no-services" in deployments["prefect-server"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    worker_args = deployments["prefect-worker"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert worker_args[worker_args.index("--pool") + 1] == PREFECT_WORK_POOL
+    # The default layout is untouched: no background-services Deployment, its own Secrets.
+    default = {(o["kind"], o["metadata"]["name"]) for o in manifests.cluster_objects("default")}
+    assert ("Deployment", "prefect-server-background-services") not in default
+    # Switching to the default layout deletes what only the helm layout has, and nothing both have.
+    stale = {(r.kind, r.name) for r in layout.stale_refs(ctx, "default")}
+    assert ("Deployment", "prefect-server-background-services") in stale
+    assert ("Secret", layout.DATABASE_SECRET) in stale and ("Deployment", "prefect-server") not in stale
+    secrets = layout.secrets(ctx, "helm")
+    assert {s["metadata"]["name"] for s in secrets} == {layout.DATABASE_SECRET, layout.AUTH_SECRET, layout.REDIS_SECRET}
+    assert layout.secrets(ctx, "default") == []
+
+
+def test_helm_layout_scenarios_refuse_the_default_layout() -> None:
+    assert manifests.scenarios()["background-services-crashloop"].layout == "helm"
+    assert manifests.scenarios()["prefect-crashloop"].layout is None

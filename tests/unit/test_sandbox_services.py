@@ -223,5 +223,5 @@ def test_service_components_are_registered_with_their_scenarios(tmp_path: Path) 
     assert owners["ui-api-url-internal"] == "prefect"
     assert owners["caa-wrong-issuer"] == "dns"
     assert owners["tls-expiring-soon"] == "ingress"
-    assert owners["prefect-restart-during-load"] == "prefect"
-    assert len([n for n, o in owners.items() if o in services]) == 37
+    assert owners["prefect-restart-during-load"] == owners["worker-no-heartbeat"] == "prefect"
+    assert len([n for n, o in owners.items() if o in services]) == 38

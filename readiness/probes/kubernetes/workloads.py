@@ -9,6 +9,10 @@ from typing import Any
 from readiness.probes.kubernetes.nodes import Toleration
 from readiness.probes.kubernetes.reader import WAITING_FAULTS, WORKLOAD_KINDS, KubeReader, Obj, _true
 
+#: app.kubernetes.io/component of the prefect-helm charts' workloads -> the part of Prefect it runs, in the order a
+#: report lists them (the server chart's server and background services, the worker chart's worker)
+CHART_ROLES = {"server": "server", "background-services": "background services", "worker": "worker"}
+
 
 # -- workloads and pods --------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -81,6 +85,19 @@ class Workload:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     @property
+    def role(self) -> str:
+        """The part of Prefect this workload runs, from its chart labels (app.kubernetes.io/component): `server`,
+        `background services`, `worker`; the component label itself, or the name, for another workload."""
+        component = self.labels.get("app.kubernetes.io/component")
+        return CHART_ROLES.get(component or "", component or self.name)
+
+    @property
+    def chart_release(self) -> str | None:
+        """`chart/release` from the chart labels (app.kubernetes.io/name and instance), None without them."""
+        name, instance = self.labels.get("app.kubernetes.io/name"), self.labels.get("app.kubernetes.io/instance")
+        return f"{name}/{instance}" if name and instance else None
+
+    @property
     def is_available(self) -> bool:
         if self.desired == 0:
             return False
@@ -143,6 +160,16 @@ class PrefectWorkloads:
         return [w.describe() for w in self.workloads if not w.is_available]
 
     @property
+    def by_role(self) -> list[Workload]:
+        """The workloads in the order a reader expects: server, background services, worker, then any other."""
+        order = {role: i for i, role in enumerate(CHART_ROLES.values())}
+        return sorted(self.workloads, key=lambda w: (order.get(w.role, len(order)), w.role, w.name))
+
+    def readiness_sentence(self) -> str:
+        """Each workload by its role and name with ready/desired: `server prefect-server 1/1 ready, ...`."""
+        return ", ".join(f"{w.role} {w.name} {w.ready}/{w.desired} ready" for w in self.by_role)
+
+    @property
     def _containers(self) -> list[tuple[Workload, ContainerState]]:
         return [(w, c) for w in self.workloads for p in w.pods if not p.deleting for c in p.containers]
 
@@ -181,6 +208,7 @@ class PrefectWorkloads:
             "namespace": self.namespace,
             "selector": self.selector,
             "workloads": [w.describe() for w in self.workloads],
+            "roles": {w.ref: f"{w.role} ({w.chart_release or 'no chart labels'})" for w in self.by_role},
             "pods": sum(len(w.pods) for w in self.workloads),
         }
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from readiness.sandbox.base import (
     port_is_open,
     wait_until,
 )
-from readiness.sandbox.kubernetes import binaries, gateway_api, manifests
+from readiness.sandbox.kubernetes import binaries, gateway_api, layout, manifests
 from readiness.sandbox.kubernetes.kube import Kube, Obj, Ref, parallel, wait_for
 from readiness.sandbox.kubernetes.manifests import NodePool, NodeShape
 from readiness.sandbox.kubernetes.pki import Pki, ensure_pki
@@ -61,6 +62,7 @@ class KubernetesComponent(Component):
         self.pki_dir = ctx.root / "secrets" / "kubernetes"
         self.kubeconfig = ctx.root / "kubeconfig"
         manifests.set_values(self._manifest_values())
+        manifests.set_layout(self.layout())
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -70,6 +72,10 @@ class KubernetesComponent(Component):
     @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
+
+    def layout(self) -> str:
+        """How the Prefect objects are laid out: `default`, or `helm` (as the prefect-helm charts render them)."""
+        return layout.known(self.ctx.get("layout"))  # type: ignore[arg-type]
 
     def node_count(self) -> int:
         return int(self.ctx.get("nodes") or NodePool.load().count)  # type: ignore[arg-type]
@@ -113,6 +119,8 @@ class KubernetesComponent(Component):
         from readiness.sandbox.services import common
 
         return {
+            "CHART_VERSION": layout.CHART_VERSION,
+            "WORK_POOL": common.PREFECT_WORK_POOL,  # the pool the real worker polls (the worker chart's workPool)
             "POSTGRES_HOST": common.POSTGRES_HOST,
             "POSTGRES_PORT": str(self.ctx.port("postgres")),
             "REDIS_HOST": common.REDIS_HOST,
@@ -434,10 +442,35 @@ class KubernetesComponent(Component):
         for _, objs in files[1:]:
             for obj in objs:
                 self._apply_with_retry(kube, obj)
+        self._apply_layout_extras(kube)
         self._reconcile_scale(kube)
         node_thread.join()
         if errors:
             raise errors[0]
+
+    def _apply_layout_extras(self, kube: Kube) -> None:
+        """The current layout's Secrets put back whole (applied, a Secret would keep the keys another layout's
+        Secret of the same name gave it), then the objects only another layout has are deleted."""
+        manifest_secrets = [o for o in manifests.cluster_objects() if o["kind"] == "Secret"]
+        for secret in [*manifest_secrets, *layout.secrets(self.ctx, self.layout())]:
+            kube.replace(secret)
+        for ref in layout.stale_refs(self.ctx, self.layout()):
+            kube.delete(ref)
+
+    def switch_layout(self, name: str) -> None:
+        """Lay the running cluster's Prefect objects out as `name` in place: apply its objects, delete the ones
+        only the other layout has, wait until its workloads are rolled out."""
+        name = layout.known(name)
+        started = time.monotonic()
+        self.ctx.set("layout", name)
+        manifests.set_layout(name)
+        kube = self.kube()
+        for _, objs in manifests.cluster_files()[1:]:
+            for obj in objs:
+                self._apply_with_retry(kube, manifests.substitute(obj))
+        self._apply_layout_extras(kube)
+        self._wait_workloads(kube, timeout=120)
+        _log(f"layout {name} in place after {time.monotonic() - started:.1f} s")
 
     def _reconcile_scale(self, kube: Kube) -> None:
         """The scale-<i> shards for --pods: apply the wanted ones, delete the others."""
@@ -525,10 +558,16 @@ class KubernetesComponent(Component):
         count = shape.count if shape.count is not None else count
         desired = {pool.name(i): pool.node(i, shape, version) for i in range(count)}
         self._wait_nodes(kube, desired, timeout=120 + count * 0.1)
-        crashloop = "prefect-crashloop" in active
-        self._wait_workloads(kube, timeout=120 + self.pod_count() * 0.05, skip_crashloop=crashloop)
+        crashing = {
+            (op["wait"]["crashloop"]["namespace"], op["wait"]["crashloop"]["name"])
+            for scenario in active
+            if scenario in manifests.scenarios()
+            for op in manifests.scenarios()[scenario].apply
+            if "crashloop" in (op.get("wait") or {})
+        }
+        self._wait_workloads(kube, timeout=120 + self.pod_count() * 0.05, crashing=crashing)
 
-    def _wait_workloads(self, kube: Kube, timeout: float, skip_crashloop: bool = False) -> None:
+    def _wait_workloads(self, kube: Kube, timeout: float, crashing: AbstractSet[tuple[str, str]] = frozenset()) -> None:
         def done() -> bool:
             deployments = [
                 d for ns in SANDBOX_NAMESPACES for d in kube.list(Ref("apps/v1", "Deployment", namespace=ns))
@@ -539,7 +578,7 @@ class KubernetesComponent(Component):
                 )
             for deployment in deployments:
                 where = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
-                if skip_crashloop and where == ("prefect", "prefect-server"):
+                if where in crashing:
                     continue
                 if not _rolled_out(deployment):
                     return False
@@ -551,6 +590,9 @@ class KubernetesComponent(Component):
         wait_for(done, timeout, "Deployments available", interval=0.5)
 
     # -- scenarios -------------------------------------------------------------------------------
+    def scenario_layout(self, scenario: str) -> str | None:
+        return self._scenario(scenario).layout
+
     def apply(self, scenario: str) -> None:
         spec = self._scenario(scenario)
         kube = self.kube()

@@ -2,6 +2,8 @@
 
 Everything lives under readiness/sandbox/manifests/kubernetes/:
   cluster/*.yaml     the conformant objects, applied in file order (namespaces first)
+  layouts/<name>/    another way to lay Prefect out (`--layout helm`: as the prefect-helm charts render it); a file
+                     here replaces the cluster/ file of the same name, a new name adds one
   nodepool.yaml      the simulated node group (count, addressing, zones, Node template)
   scale.yaml         extra load for scale runs (--pods)
   kwok.yaml          kwok's configuration and pod stages (not a cluster object)
@@ -28,11 +30,34 @@ def load_yaml_documents(path: Path) -> list[Obj]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+#: the layouts `readiness sandbox up --layout` knows: the sandbox's own, and the prefect-helm charts' objects
+LAYOUTS = ("default", "helm")
+DEFAULT_LAYOUT = "default"
+_layout = [DEFAULT_LAYOUT]
+
+
+def set_layout(name: str) -> None:
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
+    _layout[0] = name
+
+
+def layout() -> str:
+    return _layout[0]
+
+
+def cluster_files(layout_name: str | None = None) -> tuple[tuple[str, tuple[Obj, ...]], ...]:
+    """(file name, objects) for every conformant manifest of the layout (the current one by default), in apply
+    order."""
+    return _layout_files(layout_name or _layout[0])
+
+
 @cache
-def cluster_files() -> tuple[tuple[str, tuple[Obj, ...]], ...]:
-    """(file name, objects) for every conformant manifest, in apply order."""
-    paths = sorted((MANIFEST_DIR / "cluster").glob("*.yaml"))
-    return tuple((path.name, tuple(load_yaml_documents(path))) for path in paths)
+def _layout_files(layout_name: str) -> tuple[tuple[str, tuple[Obj, ...]], ...]:
+    paths = {path.name: path for path in (MANIFEST_DIR / "cluster").glob("*.yaml")}
+    if layout_name != DEFAULT_LAYOUT:
+        paths.update({path.name: path for path in (MANIFEST_DIR / "layouts" / layout_name).glob("*.yaml")})
+    return tuple((name, tuple(load_yaml_documents(paths[name]))) for name in sorted(paths))
 
 
 #: `${NAME}` placeholders in the manifests and their values: where the sandbox's services listen,
@@ -57,8 +82,8 @@ def substitute(obj: Any) -> Any:
     return copy.deepcopy(obj)
 
 
-def cluster_objects() -> list[Obj]:
-    return [substitute(obj) for _, objs in cluster_files() for obj in objs]
+def cluster_objects(layout_name: str | None = None) -> list[Obj]:
+    return [substitute(obj) for _, objs in cluster_files(layout_name) for obj in objs]
 
 
 def base_object(ref: Ref) -> Obj | None:
@@ -184,6 +209,8 @@ class Scenario:
     description: str
     apply: tuple[Obj, ...]
     revert: tuple[Obj, ...] | None
+    #: the layout the fault needs (its objects exist only there), None for any
+    layout: str | None = None
 
 
 @cache
@@ -197,6 +224,7 @@ def scenarios() -> dict[str, Scenario]:
             description=data["description"],
             apply=tuple(data["apply"]),
             revert=tuple(revert) if revert is not None else None,
+            layout=data.get("layout"),
         )
     return out
 

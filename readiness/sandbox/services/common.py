@@ -23,6 +23,14 @@ MAIL_DOMAIN = DOMAIN
 #: the CAA "issue" value that names the sandbox CA (an issuer domain, as real CAs use)
 CA_IDENTIFIER = f"ca.{DOMAIN}"
 LOOPBACK = "127.0.0.1"
+#: the Prefect API's basic-auth user, and the work pool the sandbox's worker polls (the Kubernetes layouts name it)
+PREFECT_API_USER = "admin"
+PREFECT_WORK_POOL = "sandbox-process"
+
+
+def prefect_auth_string(ctx: SandboxContext) -> str:
+    """`user:password` of the Prefect API (PREFECT_SERVER_API_AUTH_STRING), made once per sandbox."""
+    return f"{PREFECT_API_USER}:{ctx.secret('prefect-api-password')}"
 
 
 def pki_dir(ctx: SandboxContext) -> Path:

@@ -241,7 +241,12 @@ class PostgresComponent(Component):
         )
         return proc.returncode == 0
 
-    def _admin(self, sql: str, dbname: str = "postgres") -> list[tuple]:
+    def admin_sql(self, sql: str, params: tuple = (), dbname: str = "postgres") -> list[tuple]:
+        """`sql` (with %s `params`) as the superuser over the local socket: how another component's fault edits
+        what a server keeps in its database."""
+        return self._admin(sql, dbname, params)
+
+    def _admin(self, sql: str, dbname: str = "postgres", params: tuple = ()) -> list[tuple]:
         import psycopg
 
         _, socket_dir = self._dirs(15)
@@ -253,7 +258,7 @@ class PostgresComponent(Component):
             autocommit=True,
             connect_timeout=10,
         ) as conn:
-            cur = conn.execute(sql)
+            cur = conn.execute(sql, params or None)
             return cur.fetchall() if cur.description else []
 
     def _bootstrap(self) -> None:

@@ -10,6 +10,8 @@ Scenarios:
 - ``prefect-errors``: the same proxy answers a share of the API requests 503 itself (health and ready
   pass untouched);
 - ``prefect-worker-down``: the process worker is stopped, so flow runs stay SCHEDULED;
+- ``worker-no-heartbeat``: the worker Deployment stays Available (the helm layout's verdict tests use it there), but
+  no worker polls the pool: the process worker is stopped and its last heartbeat put an hour back;
 - ``ui-api-url-internal``: the server restarts with PREFECT_UI_API_URL=http://127.0.0.1:4200/api;
 - ``prefect-restart-during-load``: when a load run starts, the server process is restarted (a standby takes
   over behind the ingress) and the prefect-server pod's restart count goes up (``prefect_restart``).
@@ -32,10 +34,10 @@ from readiness.sandbox.base import (
     port_is_open,
     wait_until,
 )
-from readiness.sandbox.services.common import LOOPBACK
+from readiness.sandbox.services.common import LOOPBACK, PREFECT_API_USER, PREFECT_WORK_POOL, prefect_auth_string
 
-API_USER = "admin"
-WORK_POOL = "sandbox-process"
+API_USER = PREFECT_API_USER
+WORK_POOL = PREFECT_WORK_POOL
 FLOW_NAME = "readiness-probe"
 DEPLOYMENT_NAME = "sandbox"
 SLOW_DELAY_MS = 2000
@@ -75,7 +77,11 @@ class PrefectComponent(Component):
         "ui-api-url-internal": f"the Prefect server hands the browser {INTERNAL_UI_API_URL} as the API URL",
         "prefect-restart-during-load": "the Prefect server restarts a few seconds into a load run (its pod's "
         "restart count goes up)",
+        "worker-no-heartbeat": "the worker Deployment stays Available but no worker polls the work pool (its last "
+        "heartbeat an hour ago)",
     }
+    #: how long ago worker-no-heartbeat's worker last beat
+    STALE_HEARTBEAT_S = 3600
 
     @property
     def port(self) -> int:
@@ -90,7 +96,7 @@ class PrefectComponent(Component):
         return self.ctx.port("prefect-fault-proxy")
 
     def auth_string(self) -> str:
-        return f"{API_USER}:{self.ctx.secret('prefect-api-password')}"
+        return prefect_auth_string(self.ctx)
 
     def _auth_file(self) -> Path:
         path = self.ctx.secret_path("prefect-api-auth-string")
@@ -285,6 +291,8 @@ class PrefectComponent(Component):
             self._start_fault_proxy()
         if "prefect-worker-down" in active:
             self.ctx.stop("prefect-worker", timeout=15)
+        if "worker-no-heartbeat" in active:
+            self._silence_worker()
 
     def down(self) -> None:
         for name in (
@@ -309,7 +317,7 @@ class PrefectComponent(Component):
             procs.append(self.ctx.process_status("prefect-slow-proxy"))
         if "prefect-errors" in active:
             procs.append(self.ctx.process_status("prefect-fault-proxy"))
-        worker_expected = "prefect-worker-down" not in active
+        worker_expected = not {"prefect-worker-down", "worker-no-heartbeat"} & set(active)
         return ComponentStatus(self.name, ready and (worker or not worker_expected), detail, procs)
 
     def targets(self) -> dict[str, object]:
@@ -384,6 +392,19 @@ class PrefectComponent(Component):
         if ingress.running():
             ingress.reconfigure()
 
+    def _silence_worker(self) -> None:
+        """worker-no-heartbeat: stop the worker process, then date its last heartbeat back in Prefect's database, as
+        an hour after it stopped (the API lists it with that heartbeat, OFFLINE as Prefect marks it by then)."""
+        from readiness.sandbox.services.postgres import DATABASE, PostgresComponent
+
+        self.ctx.stop("prefect-worker", timeout=15)
+        PostgresComponent(self.ctx).admin_sql(
+            "UPDATE worker SET last_heartbeat_time = now() - make_interval(secs => %s), status = 'OFFLINE' "
+            "WHERE work_pool_id = (SELECT id FROM work_pool WHERE name = %s)",
+            (self.STALE_HEARTBEAT_S, WORK_POOL),
+            dbname=DATABASE,
+        )
+
     def apply(self, scenario: str) -> None:
         if scenario in ("prefect-no-auth", "ui-api-url-internal"):
             self._restart_server()
@@ -401,6 +422,8 @@ class PrefectComponent(Component):
             self.ctx.stop("prefect-worker", timeout=15)
         elif scenario == "prefect-restart-during-load":
             self._start_standby()
+        elif scenario == "worker-no-heartbeat":
+            self._silence_worker()
         else:
             super().apply(scenario)
 
@@ -421,7 +444,7 @@ class PrefectComponent(Component):
             self._reroute()
             time.sleep(0.2)
             self.ctx.stop("prefect-fault-proxy")
-        elif scenario == "prefect-worker-down":
+        elif scenario in ("prefect-worker-down", "worker-no-heartbeat"):
             self._start_worker()
             wait_until(self.worker_online, 60, "Prefect worker online", self.ctx.log_path("prefect-worker"))
         elif scenario == "prefect-restart-during-load":
