@@ -59,7 +59,7 @@ class SuiteRunner:
         """The run of `suites` on the conformant sandbox (or under `scenario`, applied for the run and reverted),
         made once per session for the same arguments and shared by every test that asks for it (`run_id`:
         tagged with a fresh --run-id, in ``verdicts.run_id``)."""
-        key = (suites, profile, extra, run_id, scenario)
+        key = (suites, profile, extra, run_id, scenario, self.sandbox.layout)  # a run of one layout only
         if key not in self._shared:
             active = self.sandbox.ctx.active_scenarios()
             assert not active, f"a shared run starts from the conformant sandbox, but {active} is applied"
