@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from readiness.sandbox import Sandbox, SandboxContext
 from readiness.sandbox.base import _pid_alive, port_is_open
-from readiness.sandbox.kubernetes import binaries
+from readiness.sandbox.kubernetes import binaries, manifests
 from readiness.sandbox.kubernetes.component import PROCESSES, KubernetesComponent
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -299,6 +300,10 @@ def _prefect_ingress_class(cluster: Cluster) -> str | None:
     return ingresses.items[0].spec.ingress_class_name if ingresses.items else None
 
 
+def _background_services_available(cluster: Cluster) -> bool:
+    return _available(cluster, "prefect", "prefect-server-background-services")
+
+
 def _istiod_replicas(cluster: Cluster) -> int:
     return cluster.apps.read_namespaced_deployment("istiod", "istio-system").spec.replicas
 
@@ -391,6 +396,8 @@ SCENARIOS: dict[str, tuple[Callable[[Cluster], Any], Any, Any]] = {
     "node-cordoned": (_node_field("ip-10-0-0-10.ec2.internal", lambda n: bool(n.spec.unschedulable)), False, True),
     "node-tainted": (_node_field("ip-10-0-0-11.ec2.internal", lambda n: len(n.spec.taints or [])), 0, 1),
     "old-kubelets": (_kubelet_versions, {"v1.34.4"}, {"v1.29.15"}),
+    # on the helm layout, switched to in place for it (the Deployment exists only there)
+    "background-services-crashloop": (_background_services_available, True, False),
     "route-missing-service": (
         _api_route_host,
         "prefect-server.prefect.svc.cluster.local",
@@ -431,23 +438,43 @@ def test_every_scenario_is_covered() -> None:
     assert set(SCENARIOS) == set(KubernetesComponent.scenarios)
 
 
+def _layout_of(scenario: str) -> str:
+    return manifests.scenarios()[scenario].layout or "default"
+
+
+def _observed(observe: Callable[[Cluster], Any], cluster: Cluster) -> Any:
+    """The observation, or the kind of error reading it (an object only another layout has)."""
+    try:
+        return observe(cluster)
+    except ApiException as exc:
+        return f"ApiException {exc.status}"
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_applies_and_reverts_in_place(cluster: Cluster, scenario: str) -> None:
     observe, conformant, broken = SCENARIOS[scenario]
-    assert observe(cluster) == conformant
-    # reverted also when an assertion fails, so one broken case does not leak its fault into the next
-    with ExitStack() as stack:
-        for base in REQUIRES.get(scenario, ()):
-            stack.enter_context(cluster.sandbox.scenario(base))
-        stack.enter_context(cluster.sandbox.scenario(scenario))
-        assert cluster.ctx.active_scenarios() == [*REQUIRES.get(scenario, ()), scenario]
-        assert observe(cluster) == broken
-        # the rest of the cluster is untouched: the other observations keep their conformant values
-        for other, (other_observe, other_conformant, _) in SCENARIOS.items():
-            if other != scenario and other not in ALSO_CHANGES.get(scenario, set()):
-                assert other_observe(cluster) == other_conformant, f"{scenario} also changed {other}"
-    assert cluster.ctx.active_scenarios() == []
-    assert observe(cluster) == conformant
+    layout = _layout_of(scenario)
+    # a fault of the helm layout runs on it, switched to in place and back
+    with cluster.sandbox.layout_switched(layout) if layout != cluster.sandbox.layout else nullcontext():
+        assert observe(cluster) == conformant
+        before = {o: _observed(read, cluster) for o, (read, _, _) in SCENARIOS.items() if o != scenario}
+        for other, value in before.items():
+            if _layout_of(other) == layout == "default":
+                assert value == SCENARIOS[other][1], f"{other} is not conformant before {scenario}"
+        # reverted also when an assertion fails, so one broken case does not leak its fault into the next
+        with ExitStack() as stack:
+            for base in REQUIRES.get(scenario, ()):
+                stack.enter_context(cluster.sandbox.scenario(base))
+            stack.enter_context(cluster.sandbox.scenario(scenario))
+            assert cluster.ctx.active_scenarios() == [*REQUIRES.get(scenario, ()), scenario]
+            assert observe(cluster) == broken
+            # the rest of the cluster is untouched: the other observations keep the values they had
+            for other, (other_observe, _, _) in SCENARIOS.items():
+                if other != scenario and other not in ALSO_CHANGES.get(scenario, set()):
+                    assert _observed(other_observe, cluster) == before[other], f"{scenario} also changed {other}"
+        assert cluster.ctx.active_scenarios() == []
+        assert observe(cluster) == conformant
+    assert cluster.sandbox.layout == "default"
 
 
 def test_the_sandbox_gateway_controller_reports_a_missing_backend_as_backend_not_found(cluster: Cluster) -> None:

@@ -175,6 +175,8 @@ def test_the_helm_layout_lays_prefect_out_as_the_charts_render_it(tmp_path: Path
     stale = {(r.kind, r.name) for r in layout.stale_refs(ctx, "default")}
     assert ("Deployment", "prefect-server-background-services") in stale
     assert ("Secret", layout.DATABASE_SECRET) in stale and ("Deployment", "prefect-server") not in stale
+    # ... and switching to the helm layout deletes the Ingress: its edge is the Gateway API one (gateway_api.py).
+    assert ("Ingress", "prefect-server") in {(r.kind, r.name) for r in layout.stale_refs(ctx, "helm")}
     secrets = layout.secrets(ctx, "helm")
     assert {s["metadata"]["name"] for s in secrets} == {layout.DATABASE_SECRET, layout.AUTH_SECRET, layout.REDIS_SECRET}
     assert layout.secrets(ctx, "default") == []

@@ -27,6 +27,9 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 #: every suite but the load, read-only: the same run as test_report_wording's on the default layout
 SUITES = ("kubernetes", "edge", "identity", "mesh", "postgres", "redis", "smtp", "prefect")
 READ_ONLY = ("--read-only",)
+#: gwapi's faults on the Gateway API edge, which the helm layout has instead of the Ingress, and what each flips
+GATEWAY_FAULTS = {"gateway-not-programmed": "K8S-INGRESS-CONTROLLER", "httproute-no-endpoints": "MESH-ROUTING"}
+EDGE_SUITES = ("kubernetes/test_ingress.py", "mesh")
 #: the suites of the two requirements the helm layout's faults flip (PREFECT-WORKLOADS, PREFECT-WORKER-HEARTBEAT)
 PREFECT_AND_CLUSTER = ("kubernetes", "prefect")
 
@@ -80,6 +83,11 @@ def test_conformant_helm_layout_passes_every_suite_with_the_default_layouts_requ
         == "background services (prefect-server/prefect-server)"
     )
     assert roles["Deployment prefect/prefect-worker"] == "worker (prefect-worker/prefect-worker)"
+    # The edge is the chart's Gateway API one (gateway.enabled, httproute.enabled), not its Ingress.
+    controller = helm_run.results["K8S-INGRESS-CONTROLLER"]["observed"]
+    assert controller.startswith("HTTPRoute prefect/prefect-server on Gateway prefect/prefect-server"), controller
+    assert "Gateway prefect/prefect-server (Gateway API" in helm_run.results["LB-ADDRESS"]["observed"]
+    assert "(HTTPRoute prefect/prefect-server)" in helm_run.results["MESH-ROUTING"]["observed"]
     # The default layout's server runs the background services itself: two workloads, named by their roles too.
     assert default_run.results["PREFECT-WORKLOADS"]["observed"].startswith(
         "server prefect-server 1/1 ready, worker prefect-worker 1/1 ready"
@@ -129,3 +137,10 @@ def test_discovery_on_the_helm_layout_names_the_database_secret_and_key(helm):
         assert result["outcome"] == "skip", verdicts.explain(requirement)
         assert expected in result["message"], result["message"]
     assert POSTGRES_HOST not in verdicts.output  # the sandbox's database host appears nowhere: not guessed
+
+
+@pytest.mark.parametrize("fault", sorted(GATEWAY_FAULTS))
+def test_each_gateway_api_fault_on_the_helm_layout_fails_its_requirement_only(helm, helm_run, fault):
+    with helm.scenario(fault):
+        verdicts = helm.run(*EDGE_SUITES, extra=READ_ONLY)
+    assert moved(helm_run, verdicts) == {GATEWAY_FAULTS[fault]: ("pass", "fail")}

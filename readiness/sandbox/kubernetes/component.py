@@ -450,12 +450,27 @@ class KubernetesComponent(Component):
 
     def _apply_layout_extras(self, kube: Kube) -> None:
         """The current layout's Secrets put back whole (applied, a Secret would keep the keys another layout's
-        Secret of the same name gave it), then the objects only another layout has are deleted."""
+        Secret of the same name gave it); the helm layout's Gateway API edge installed (and the controller's status
+        written) or removed; then the objects only another layout has are deleted (the helm layout's Ingress)."""
         manifest_secrets = [o for o in manifests.cluster_objects() if o["kind"] == "Secret"]
         for secret in [*manifest_secrets, *layout.secrets(self.ctx, self.layout())]:
             kube.replace(secret)
+        if self.layout() == "helm":
+            # the server chart's edge with gateway.enabled/httproute.enabled instead of its Ingress
+            gateway_api.install_edge(kube)
+        elif "gateway-api-edge" not in self.ctx.active_scenarios():
+            self._remove_gateway_edge(kube)
         for ref in layout.stale_refs(self.ctx, self.layout()):
             kube.delete(ref)
+
+    @staticmethod
+    def _remove_gateway_edge(kube: Kube) -> None:
+        """The helm layout's Gateway API edge, when there is one (the CRDs stay, as after gateway-api-edge)."""
+        try:
+            kube.resource(gateway_api.API_VERSION, "Gateway")
+        except SandboxError:  # the Gateway API was never installed: no edge to remove
+            return
+        gateway_api.remove_edge(kube)
 
     def switch_layout(self, name: str) -> None:
         """Lay the running cluster's Prefect objects out as `name` in place: apply its objects, delete the ones
