@@ -3,8 +3,11 @@ node; every node and every pod) in the same run.
 
 Runs against a sandbox that is already up (the figures depend on its size):
 
-    readiness sandbox up --state-dir DIR [--nodes 5000 --pods 20000]
-    python benchmarks/kubernetes_suite.py --state-dir DIR [--repeat 3]
+    readiness sandbox up --state-dir DIR [--nodes 5000 --pods 20000] [--layout helm]
+    python benchmarks/kubernetes_suite.py --state-dir DIR [--repeat 3] [--layout helm]
+
+--layout lays the sandbox's Prefect objects out that way first (in place, as `sandbox up --layout` does: the
+prefect-helm charts' objects with the Gateway API edge, or the default ones) and keeps it so.
 
 Each measurement is its own process (peak RSS = that process's ru_maxrss); best of --repeat runs.
 Goal (issues 8 and 20): at 5,000 nodes and 20,000 pods, the suite within 3x the raw node list's time and
@@ -71,7 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", type=Path, required=True, help="the sandbox's state folder (it must be up)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--layout", choices=("default", "helm"), default=None,
+                        help="switch the sandbox to this layout in place first (default: keep its own)")  # fmt: skip
     args = parser.parse_args(argv)
+    from readiness.sandbox import Sandbox, SandboxContext
+
+    sandbox = Sandbox(SandboxContext(args.state_dir))  # every component: its targets file is rewritten whole
+    if args.layout and args.layout != sandbox.layout:
+        sandbox.switch_layout(args.layout)
+    nodes = sandbox.ctx.get("nodes") or 3
+    print(f"sandbox layout {sandbox.layout}, {nodes} nodes, {sandbox.ctx.get('pods') or 0} extra pods", flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_"))}
     for line in (args.state_dir / "env").read_text().splitlines():
         key, _, value = line.removeprefix("export ").partition("=")

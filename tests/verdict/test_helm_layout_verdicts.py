@@ -30,8 +30,9 @@ READ_ONLY = ("--read-only",)
 #: gwapi's faults on the Gateway API edge, which the helm layout has instead of the Ingress, and what each flips
 GATEWAY_FAULTS = {"gateway-not-programmed": "K8S-INGRESS-CONTROLLER", "httproute-no-endpoints": "MESH-ROUTING"}
 EDGE_SUITES = ("kubernetes/test_ingress.py", "mesh")
-#: the suites of the two requirements the helm layout's faults flip (PREFECT-WORKLOADS, PREFECT-WORKER-HEARTBEAT)
-PREFECT_AND_CLUSTER = ("kubernetes", "prefect")
+#: each helm-layout fault: the suite of the requirement it flips, and the check of the other one it must not flip
+CRASHLOOP_SUITES = ("kubernetes", "prefect/test_workers.py")
+NO_HEARTBEAT_SUITES = ("prefect", "kubernetes/test_workloads.py")
 
 
 def moved(before: Verdicts, after: Verdicts) -> dict[str, tuple[str, str]]:
@@ -96,7 +97,7 @@ def test_conformant_helm_layout_passes_every_suite_with_the_default_layouts_requ
 
 def test_background_services_crashloop_fails_prefect_workloads_only(helm, helm_run):
     with helm.scenario("background-services-crashloop"):
-        verdicts = helm.run(*PREFECT_AND_CLUSTER, extra=READ_ONLY)
+        verdicts = helm.run(*CRASHLOOP_SUITES, extra=READ_ONLY)
     assert moved(helm_run, verdicts) == {"PREFECT-WORKLOADS": ("pass", "fail")}
     observed = str(verdicts.results["PREFECT-WORKLOADS"]["observed_value"])
     assert "prefect-server-background-services" in observed and "CrashLoopBackOff" in observed, observed
@@ -107,7 +108,7 @@ def test_worker_no_heartbeat_fails_the_heartbeat_only(helm, helm_run):
     PREFECT-WORKER-HEARTBEAT fails. Read-only, so PREFECT-E2E-FLOW-RUN (a write check), which would rightly fail too
     (no worker picks the flow run up), is out of scope here; test_prefect_api_verdicts covers that pair."""
     with helm.scenario("worker-no-heartbeat"):
-        verdicts = helm.run(*PREFECT_AND_CLUSTER, extra=READ_ONLY)
+        verdicts = helm.run(*NO_HEARTBEAT_SUITES, extra=READ_ONLY)
     assert moved(helm_run, verdicts) == {"PREFECT-WORKER-HEARTBEAT": ("pass", "fail")}
     heartbeat = verdicts.results["PREFECT-WORKER-HEARTBEAT"]
     assert heartbeat["observed_value"] == 0
