@@ -182,6 +182,39 @@ def test_prefect_workload_faults_are_named():
     assert workloads.containers_without_requests == ["Deployment prefect/prefect-server: c"]
 
 
+def _chart_deployment(name: str, chart: str, component: str | None, ready: int = 1) -> Workload:
+    labels = {"app.kubernetes.io/name": chart, "app.kubernetes.io/instance": chart}
+    if component:
+        labels["app.kubernetes.io/component"] = component
+    return Workload.parse(
+        {
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "prefect", "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels}},
+            "status": {"availableReplicas": ready, "readyReplicas": ready},
+        }
+    )
+
+
+def test_prefect_workloads_are_named_by_their_chart_role_in_the_charts_order():
+    """Found by the charts' labels whatever their names: the server chart's server and background services, the
+    worker chart's worker, in that order; a workload without a component label keeps its name."""
+    workloads = PrefectWorkloads("prefect", "app.kubernetes.io/name in (prefect-server,prefect-worker)", [
+        _chart_deployment("acme-workers", "prefect-worker", "worker"),
+        _chart_deployment("acme-api", "prefect-server", "server"),
+        _chart_deployment("acme-api-bg", "prefect-server", "background-services", ready=0),
+        _chart_deployment("extra", "prefect-server", None),
+    ])  # fmt: skip
+    assert [w.role for w in workloads.by_role] == ["server", "background services", "worker", "extra"]
+    assert workloads.readiness_sentence() == (
+        "server acme-api 1/1 ready, background services acme-api-bg 0/1 ready, worker acme-workers 1/1 ready, "
+        "extra extra 1/1 ready"
+    )
+    assert workloads.evidence()["roles"]["Deployment prefect/acme-api-bg"] == (
+        "background services (prefect-server/prefect-server)"
+    )
+
+
 def test_an_unreachable_api_server_is_one_line_at_once():
     configuration = client.Configuration(host="https://127.0.0.1:9")
     configuration.retries = 0
