@@ -85,6 +85,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         redactor=state.redactor,
         not_in_run=not_in_run,
         load=state.load,
+        targets=state.targets.known() if state.targets is not None else None,
     )
     baseline = config.getoption("readiness_baseline")
     if baseline:

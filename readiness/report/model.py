@@ -24,6 +24,7 @@ from readiness.core.model import NOT_CONFIGURED, CheckResult, Outcome, Verdict, 
 from readiness.core.profile import Level, Profile
 from readiness.core.redact import Redactor
 from readiness.core.waivers import WaiverDecision
+from readiness.report import remediation
 from readiness.report.prometheus import write_textfile
 
 SCHEMA_VERSION = 1
@@ -114,6 +115,20 @@ _PARAM_UNITS = {
 }
 
 
+#: the outcomes whose remediation is rendered with the install's names (a pass keeps the profile's text)
+NEEDS_A_FIX = frozenset({Outcome.fail, Outcome.warn, Outcome.error})
+
+
+def _observations(checks: list[CheckResult], decisive: CheckResult | None) -> list[dict[str, Any]]:
+    """Every observation of a requirement's checks, the decisive check's unmet ones first."""
+    ordered = ([decisive] if decisive is not None else []) + [c for c in checks if c is not decisive]
+    out: list[dict[str, Any]] = []
+    for check in ordered:
+        out += [vars(o) for o in check.observations if not o.met]
+        out += [vars(o) for o in check.observations if o.met]
+    return out
+
+
 def requirement_outcomes(profile: Profile, checks: list[CheckResult]) -> dict[str, Outcome]:
     by_requirement: dict[str, list[CheckResult]] = {}
     for check in checks:
@@ -136,10 +151,18 @@ def build_report(
     redactor: Redactor,
     load: dict[str, Any] | None = None,
     not_in_run: dict[str, str] | None = None,
+    targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`not_in_run` maps the requirements the user left out on purpose to the reason (see scope.py);
-    they are listed apart and do not count. Every other requirement of the profile is in `results`."""
+    they are listed apart and do not count. Every other requirement of the profile is in `results`.
+    `targets`: the targets resolved in the run (secrets left out), which the remediation names."""
     not_in_run = not_in_run or {}
+    fixes = remediation.Context(
+        cloud=profile.cloud,
+        targets=targets or {},
+        catalog=profile.catalog,
+        params={req_id: req.params or {} for req_id, req in profile.requirements.items()},
+    )
     by_requirement: dict[str, list[CheckResult]] = {}
     for check in checks:
         by_requirement.setdefault(check.requirement, []).append(check)
@@ -177,6 +200,9 @@ def build_report(
                 "original_outcome": outcome.value,
             }
             outcome = Outcome.waived
+        rendered = None
+        if outcome in NEEDS_A_FIX or (waiver_data and Outcome(waiver_data["original_outcome"]) in NEEDS_A_FIX):
+            rendered = remediation.render(req_id, _observations(req_checks, decisive_check), fixes)
         results.append(
             {
                 "id": req_id,
@@ -197,7 +223,9 @@ def build_report(
                 "duration_s": round(sum(c.duration_s for c in req_checks), 3),
                 "source": req.source,
                 "rationale": req.rationale,
-                "remediation": req.remediation,
+                # rendered from what the run observed (names, commands); the profile's text when it saw none
+                "remediation": rendered or req.remediation,
+                "remediation_generic": req.remediation,
                 "waiver": waiver_data,
                 "checks": [c.to_dict() for c in req_checks],
             }

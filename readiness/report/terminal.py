@@ -13,7 +13,7 @@ from rich.table import Table
 
 from readiness.core.model import EXIT_INCOMPLETE
 from readiness.core.redact import Redactor
-from readiness.report.writers import OUTCOME_ORDER, component_counts, said_text
+from readiness.report.writers import OUTCOME_ORDER, component_counts, fix_line, said_text
 
 STYLE = {
     "pass": "green",
@@ -81,6 +81,9 @@ def render_summary(report: dict[str, Any], report_dir: Path | None, width: int =
             markup=True,
             soft_wrap=True,
         )
+        fix = fix_line(result)
+        if fix:
+            console.print(f"      {escape(fix)}", markup=True, soft_wrap=True)
     for kind in ("expired", "rejected", "unmatched"):
         for waiver in report["waivers"][kind]:
             console.print(

@@ -66,6 +66,17 @@ def _said_md(result: dict[str, Any], side: str) -> str:
     return _md_cell(text) + ":<ul>" + "".join(f"<li>{_md_cell(i)}</li>" for i in items) + "</ul>"
 
 
+def _fix_html(text: str | None) -> Markup:
+    """A remediation for HTML: escaped, its `commands` as <code>."""
+    parts = escape(text or "").split("`")
+    return Markup("").join(Markup(f"<code>{part}</code>") if i % 2 else Markup(part) for i, part in enumerate(parts))
+
+
+def fix_line(result: dict[str, Any]) -> str:
+    """`fix: ...` for a result that needs one (fail, warn, error), else ''."""
+    return f"fix: {result['remediation']}" if result["outcome"] in ATTENTION and result.get("remediation") else ""
+
+
 def components(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for result in report["results"]:
@@ -232,10 +243,12 @@ def write_junit(report: dict[str, Any]) -> str:
             f"{r['message']}\nobserved: {said_text(r, 'observed')}\n"
             f"expected: {said_text(r, 'expected')}\nremediation: {r['remediation']}"
         )
+        # The message a CD test tab shows first: what went wrong and the fix.
+        message = f"{r['message']} — {fix_line(r)}" if fix_line(r) else r["message"]
         if r["outcome"] == "fail" or (r["outcome"] == "warn" and report["run"]["options"].get("strict")):
-            ET.SubElement(case, "failure", message=r["message"]).text = detail
+            ET.SubElement(case, "failure", message=message).text = detail
         elif r["outcome"] == "error":
-            ET.SubElement(case, "error", message=r["message"]).text = detail
+            ET.SubElement(case, "error", message=message).text = detail
         elif r["outcome"] == "skip":
             ET.SubElement(case, "skipped", message=r["message"])
         else:
@@ -272,6 +285,7 @@ _env = Environment(
 )
 _env.filters["value"] = show_value
 _env.filters["said"] = _said_html
+_env.filters["fix"] = _fix_html
 _env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, default=str)
 
 

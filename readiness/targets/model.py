@@ -233,6 +233,14 @@ class Targets:
         value = self.get("ca_bundle")
         return str(value) if value else None
 
+    def known(self) -> dict[str, Any]:
+        """The values resolved so far, secrets left out, without starting discovery: what a report may name."""
+        return {
+            key: found.value
+            for key, found in self._values.items()
+            if not found.secret and found.value not in (None, "", [], {})
+        }
+
     def evidence(self, *keys: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for key in keys:

@@ -64,7 +64,8 @@ def test_every_usable_node_group_is_big_enough(nodes, expect, params, profile):
 
 @pytest.mark.requirement("K8S-VERSION")
 def test_kubernetes_version_is_supported(server_version, nodes, expect, params):
-    evidence = {"server": server_version.git_version, "kubelets": nodes.kubelet_versions}
+    evidence = {"server": server_version.git_version, "kubelets": nodes.kubelet_versions,
+                "node_groups": nodes.node_groups()}  # fmt: skip
     expect.version_at_least("API server version", server_version.git_version, params["min"], evidence=evidence)
     skew, ahead = kubelet_skew(server_version, nodes)
     expect.true("kubelets newer than the API server", not ahead, observed=ahead or "none", expected="none",

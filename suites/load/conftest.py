@@ -28,6 +28,12 @@ from readiness.targets import Targets, prefect_target
 class LoadRun:
     result: LoadResult
     recovery: Recovery
+    #: where the load went (the API URL, the Prefect namespace): what a remediation names
+    where: dict
+
+    @property
+    def evidence(self) -> dict:
+        return {**self.result.evidence(), **self.where}
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +55,8 @@ def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets,
         restarted = restarted_during(restarts_before, restarts_after)
         restarts = None if restarted is None else sum(after - before for before, after in restarted.values())
         restarts_evidence = {"during_load": restarts, "pods": restarted, "where": where}
-        recovery = replace(recovery, pod_restarts=restarts, restarted_pods=restarted or {},
-                           evidence={**recovery.evidence, "pod_restarts": restarts_evidence})  # fmt: skip
+        evidence = {**recovery.evidence, "pod_restarts": restarts_evidence, **_where(targets)}
+        recovery = replace(recovery, pod_restarts=restarts, restarted_pods=restarted or {}, evidence=evidence)
         capacity = None
         if request.config.getoption("readiness_load_capacity", False):
             steps = profile.requirements["LOAD-THROUGHPUT"].params.get("capacity") or {}
@@ -60,4 +66,8 @@ def load_run(request: pytest.FixtureRequest, profile: Profile, targets: Targets,
     finally:
         api.close()
     record_load(request.config, {**result.to_report(), "recovery": asdict(recovery), "capacity": capacity})
-    return LoadRun(result, recovery)
+    return LoadRun(result, recovery, _where(targets))
+
+
+def _where(targets: Targets) -> dict:
+    return targets.evidence("prefect.api_url", "kubernetes.namespace")

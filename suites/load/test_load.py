@@ -16,7 +16,7 @@ def test_latency_per_endpoint_class_stays_within_the_slo(load_run, params, expec
                 getattr(observed, percentile, None),
                 limit,
                 unit="ms",
-                evidence=result.evidence(),
+                evidence=load_run.evidence,
             )
 
 
@@ -24,7 +24,7 @@ def test_latency_per_endpoint_class_stays_within_the_slo(load_run, params, expec
 def test_error_ratio_stays_within_the_slo(load_run, params, expect):
     result = load_run.result
     expect.at_most("share of requests that failed under load", result.error_ratio, params["max_ratio"],
-                   unit="ratio", evidence=result.evidence())  # fmt: skip
+                   unit="ratio", evidence=load_run.evidence)  # fmt: skip
 
 
 @pytest.mark.requirement("LOAD-THROUGHPUT", effect="load")
@@ -35,10 +35,10 @@ def test_the_api_sustains_the_target_throughput(load_run, params, expect):
         not result.stopped_by_brake,
         observed=result.brake.get("reason", "ran its full duration"),
         expected="ran its full duration",
-        evidence=result.evidence(),
+        evidence=load_run.evidence,
     )
     expect.at_least("requests per second sustained", result.total.rps, params["min_rps"], unit="req/s",
-                    evidence=result.evidence())  # fmt: skip
+                    evidence=load_run.evidence)  # fmt: skip
 
 
 @pytest.mark.requirement("LOAD-RECOVERY", effect="load")

@@ -162,6 +162,32 @@ class Nodes:
     def kubelet_versions(self) -> dict[str, int]:
         return dict(Counter(n.kubelet_version or "unknown" for n in self.all))
 
+    def node_groups(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Every node group (pool) of the cluster by its cloud label (EKS node group, GKE node pool, AKS node
+        pool, Karpenter NodePool), usable nodes or not: what a remediation names."""
+        groups: dict[tuple[str, str | None], list[Node]] = {}
+        for n in self.all:
+            if n.control_plane:
+                continue
+            groups.setdefault((n.node_group or n.instance_type or "ungrouped", n.node_group_label), []).append(n)
+        out = []
+        for (name, label), members in sorted(groups.items(), key=lambda item: item[0][0])[:limit]:
+            first = members[0]
+            out.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "instance_type": first.instance_type,
+                    "vcpu": first.vcpu,
+                    "memory_gib": first.memory_gib,
+                    "nodes": len(members),
+                    "usable": sum(1 for n in members if n.unusable_because(self.tolerations) is None),
+                    "node_names": [n.name for n in members[:5]],
+                    "kubelet_versions": sorted({n.kubelet_version or "unknown" for n in members}),
+                }
+            )
+        return out
+
     def evidence(self, limit: int = 20) -> dict[str, Any]:
         excluded = self.excluded
         return {
@@ -170,6 +196,7 @@ class Nodes:
             "excluded": dict(list(excluded.items())[:limit]),
             "excluded_more": max(0, len(excluded) - limit),
             "groups": [g.describe() for g in self.groups[:limit]],
+            "node_groups": self.node_groups(limit),
             "prefect_tolerations": [vars(t) for t in self.tolerations],
         }
 
