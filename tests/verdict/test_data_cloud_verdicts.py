@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.report_wording import remediation_problems
 from tests.suite_run import ROOT, Verdicts, run_suites
 from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
 
@@ -78,7 +79,7 @@ def run_cloud(
     env.update(DUMMY_AWS)
     env.update({"PREFECT_HOME": str(tmp_path / "client-home"), "READINESS_TARGETS": str(targets),
                 "KUBECONFIG": str(tmp_path / "no-kubeconfig")})  # fmt: skip
-    return run_suites(
+    verdicts = run_suites(
         [ROOT / "suites" / "redis", ROOT / "suites" / "postgres"],
         env=env,
         report_dir=tmp_path / "reports",
@@ -86,6 +87,9 @@ def run_cloud(
         extra=("-k", CLOUD_CHECKS),
         timeout=300,
     )
+    # every warn's fix names the managed resource the run described, with no placeholder
+    assert [p for r in verdicts.results.values() for p in remediation_problems(r)] == []
+    return verdicts
 
 
 def test_conformant_elasticache_and_rds_sizes_pass(moto, tmp_path):
@@ -106,6 +110,15 @@ def test_too_small_elasticache_and_rds_warn(moto, tmp_path):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert "db.m6g.xlarge" in verdicts.results["PG-CAPACITY"]["message"]
     assert verdicts.results["PG-CAPACITY"]["observed_value"] == 16
+    # The fix names the fake's own resources, with the aws profile's smallest types that meet the minimums.
+    assert (
+        f"aws elasticache modify-cache-cluster --cache-cluster-id prefect-redis-tiny --region {REGION} "
+        "--cache-node-type cache.r6g.large --apply-immediately"
+    ) in verdicts.results["REDIS-MEMORY"]["remediation"]
+    assert (
+        f"aws rds modify-db-instance --db-instance-identifier prefect-db-small --region {REGION} "
+        "--db-instance-class db.r6g.xlarge --apply-immediately"
+    ) in verdicts.results["PG-CAPACITY"]["remediation"]
 
 
 def test_unknown_resource_is_an_error_naming_it(moto, tmp_path):
@@ -156,6 +169,14 @@ def test_too_small_memorystore_and_cloud_sql_warn(cloud_monitoring, tmp_path):
     for rid in ("REDIS-MEMORY", "PG-CAPACITY"):
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert verdicts.results["PG-CAPACITY"]["observed_value"] == 2.0  # the first unmet: 2 reserved cores
+    assert (
+        f"gcloud redis instances update prefect-redis-small --region {GCP_REGION} --project {PROJECT} --size 13"
+        in verdicts.results["REDIS-MEMORY"]["remediation"]
+    )
+    assert (
+        f"gcloud sql instances patch prefect-db-small --project {PROJECT} --cpu 4 --memory 32GB"
+        in verdicts.results["PG-CAPACITY"]["remediation"]
+    )
 
 
 # -- Azure: Azure Cache for Redis and PostgreSQL flexible server through Resource Manager --------------
@@ -188,3 +209,13 @@ def test_too_small_azure_cache_and_flexible_server_warn(resource_manager, tmp_pa
         assert verdicts.outcome(rid) == "warn", verdicts.explain(rid)
     assert verdicts.outcome("REDIS-CPU") == "pass"  # Standard C2 has the two vCPUs, not the memory
     assert verdicts.results["PG-CAPACITY"]["observed_value"] == 16
+    group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers"
+    assert (
+        f"az redis update --ids {group}/Microsoft.Cache/Redis/prefect-redis-small --sku Premium --vm-size p2"
+        in verdicts.results["REDIS-MEMORY"]["remediation"]
+    )
+    assert (
+        f"az postgres flexible-server update --ids {group}/Microsoft.DBforPostgreSQL/flexibleServers/"
+        "prefect-db-small --tier MemoryOptimized --sku-name Standard_E4ds_v5"
+        in verdicts.results["PG-CAPACITY"]["remediation"]
+    )

@@ -58,3 +58,52 @@ def test_html_report_opens_offline_with_every_requirement_and_its_charts(suites)
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert console_errors == []
     assert (ARTIFACTS / "conformance-summary.png").stat().st_size > 10_000
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("`", "").split())
+
+
+def test_a_failing_report_shows_observed_expected_and_fix_without_expanding_anything(suites):
+    # Two cheap faults of the Kubernetes suite (a missing default StorageClass fails, two nodes warn).
+    with suites.scenario("no-storageclass"), suites.scenario("two-nodes"):
+        verdicts = suites.run("kubernetes/test_storage.py", "kubernetes/test_nodes.py")
+    latest = verdicts.report_dir / "latest"
+    report = json.loads((latest / "conformance.json").read_text())
+    failing = [r for r in report["results"] if r["outcome"] in ("fail", "warn")]
+    assert {"K8S-STORAGECLASS", "K8S-NODE-COUNT"} <= {r["id"] for r in failing}, [r["id"] for r in failing]
+    from playwright.sync_api import sync_playwright
+
+    from readiness.report.writers import said
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "conformance-failing.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS), timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((latest / "conformance.html").as_uri(), wait_until="load", timeout=60_000)
+            # What a person sees without clicking: the rendered text of each failing row (a closed <details>
+            # renders nothing), and the fix paragraph on screen once scrolled to.
+            rows, fixes_visible = {}, {}
+            for r in failing:
+                row = page.locator(f"#r-{r['id']}")
+                rows[r["id"]] = _words(row.inner_text())
+                fix = row.locator(".fix")
+                fix.scroll_into_view_if_needed()
+                fixes_visible[r["id"]] = fix.is_visible() and fix.bounding_box()["height"] > 10
+            attention = _words(page.locator("h2:has-text('Needs attention') + table").inner_text())
+            page.locator(f"#r-{failing[0]['id']}").scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    for r in failing:
+        seen = rows[r["id"]]
+        for side in ("observed", "expected"):
+            assert _words(said(r, side)[0]) in seen, (r["id"], side, seen)
+        assert fixes_visible[r["id"]], r["id"]
+        assert _words(r["remediation"])[:120] in seen, (r["id"], seen)
+        assert _words(r["remediation"])[:120] in attention, r["id"]
+        assert r["remediation"] != r["remediation_generic"], r["id"]  # rendered from the run, not the catalog's
+    assert "eksctl scale nodegroup --name prefect-pool" in rows["K8S-NODE-COUNT"]
+    assert shot.stat().st_size > 10_000

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.report_wording import remediation_problems
 from tests.suite_run import ROOT, Verdicts, run_suites
 from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
 
@@ -46,7 +47,10 @@ def run(suites, targets: dict | None = None, *extra: str, env: dict[str, str] | 
         path.write_text(yaml.safe_dump(merged))
         base["READINESS_TARGETS"] = str(path)
     base.update(env or {})
-    return run_suites([ROOT / "suites" / "kubernetes"], env=base, report_dir=report_dir, extra=extra, timeout=300)
+    verdicts = run_suites([ROOT / "suites" / "kubernetes"], env=base, report_dir=report_dir, extra=extra, timeout=300)
+    # every fail and warn's fix names an object the run observed, with no placeholder (issue #18)
+    assert [p for r in verdicts.results.values() for p in remediation_problems(r)] == []
+    return verdicts
 
 
 def assert_outcomes(verdicts: Verdicts, expected: dict[str, str], default: str = "pass") -> None:
@@ -91,6 +95,11 @@ def test_missing_nodes_storage_load_balancer_and_autoscaler_turn_their_own_requi
     assert "no autoscaler found" in verdicts.results["K8S-AUTOSCALING"]["observed_value"]
     assert "pending" in str(verdicts.results["LB-ADDRESS"]["observed_value"])
     assert verdicts.code == 1
+    # The fixes name the sandbox's own objects: its EKS node group (from the nodes' labels), the Service.
+    fixes = {rid: verdicts.results[rid]["remediation"] for rid in ("K8S-NODE-COUNT", "LB-ADDRESS")}
+    assert "`eksctl scale nodegroup --name prefect-pool --nodes 3 --nodes-min 3`" in fixes["K8S-NODE-COUNT"]
+    assert "set cloud.cluster in the targets file" in fixes["K8S-NODE-COUNT"]  # the sandbox names no cluster
+    assert "kubectl -n ingress-nginx describe service ingress-nginx-controller" in fixes["LB-ADDRESS"]
 
 
 def test_small_nodes_fixed_autoscaler_crashloop_and_no_ingress_turn_their_own_requirements(suites):
@@ -111,6 +120,8 @@ def test_small_nodes_fixed_autoscaler_crashloop_and_no_ingress_turn_their_own_re
     assert "c5.xlarge, 4 vCPU / 8 GiB, 3 node(s)" in str(results["K8S-NODE-SIZE"]["observed_value"])
     assert "max equal to min" in results["K8S-AUTOSCALING"]["observed_value"]
     assert "CrashLoopBackOff" in str(results["PREFECT-WORKLOADS"]["observed_value"])
+    assert "eksctl create nodegroup --name prefect-pool-large --node-type" in results["K8S-NODE-SIZE"]["remediation"]
+    assert "kubectl -n prefect rollout restart deployment/prefect-server" in results["PREFECT-WORKLOADS"]["remediation"]
 
 
 def test_cordoned_and_tainted_nodes_do_not_count_and_old_kubelets_warn(suites):
@@ -125,6 +136,11 @@ def test_cordoned_and_tainted_nodes_do_not_count_and_old_kubelets_warn(suites):
         "ip-10-0-0-11.ec2.internal": "tainted dedicated=gpu-batch:NoSchedule",
     }
     assert verdicts.results["K8S-VERSION"]["observed_value"] == 5
+    assert "`kubectl uncordon ip-10-0-0-10.ec2.internal`" in count["remediation"]
+    assert (
+        "eksctl upgrade nodegroup --name prefect-pool --kubernetes-version 1.34"
+        in (verdicts.results["K8S-VERSION"]["remediation"])
+    )
 
 
 def test_another_ingress_controller_warns_naming_it(suites):
@@ -178,12 +194,17 @@ def test_eks_node_groups_scaling_on_off_and_fixed(suites, eks, moto_endpoint):
     fixed = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert fixed.outcome("K8S-AUTOSCALING") == "warn", fixed.explain("K8S-AUTOSCALING")
     assert "prefect-pool [eks] (min 3, max 3" in fixed.results["K8S-AUTOSCALING"]["observed_value"]
+    # the fix names the EKS cluster and node group moto holds
+    assert (f"`aws eks update-nodegroup-config --cluster-name {EKS_CLUSTER} --nodegroup-name prefect-pool "
+            "--scaling-config minSize=3,maxSize=10`") in fixed.results["K8S-AUTOSCALING"]["remediation"]  # fmt: skip
 
     _scale(eks, 3, 10)
     with suites.scenario("no-autoscaler"):  # bounds on the node group, but nothing scales it
         off = run(suites, targets, "-k", "autoscaled", env=AWS_KEYS)
     assert off.outcome("K8S-AUTOSCALING") == "warn", off.explain("K8S-AUTOSCALING")
     assert "no autoscaler" in off.results["K8S-AUTOSCALING"]["observed_value"]
+    assert (f"--set autoDiscovery.clusterName={EKS_CLUSTER} --set awsRegion={REGION}"
+            in off.results["K8S-AUTOSCALING"]["remediation"])  # fmt: skip
 
 
 def test_eks_api_refusing_is_an_error_with_the_cause(suites, eks, moto_endpoint):
