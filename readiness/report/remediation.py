@@ -356,7 +356,8 @@ def render_node_size(seen: Seen) -> str | None:
         f"{min_vcpu:g} vCPU and {min_memory:g} GiB ({node_type}), then drain the old nodes"
     )
     flags, new = cluster.flags(), f"{group.name}-large"
-    count = group.nodes or 3
+    # the new group starts with as many nodes as the old one, and never fewer than the node-count minimum
+    count = max(group.nodes or 0, int(seen.context.params.get("K8S-NODE-COUNT", {}).get("min", 3)))
     commands: list[str]
     if platform == "eks":
         commands = [
@@ -366,7 +367,8 @@ def render_node_size(seen: Seen) -> str | None:
     elif platform == "gke":
         commands = [f"gcloud container node-pools update {group.name} {flags} --machine-type {node_type}"]
     elif platform == "aks":
-        new = re.sub(r"[^a-z0-9]", "", f"{group.name}large".lower())[:12]
+        # AKS pool names: lowercase letters and digits, at most 12
+        new = re.sub(r"[^a-z0-9]", "", group.name.lower())[:7] + "large"
         commands = [
             f"az aks nodepool add {flags} --name {new} --node-vm-size {node_type} --node-count {count}",
             f"az aks nodepool delete {flags} --name {group.name}",

@@ -220,3 +220,30 @@ def test_the_wording_check_catches_a_fix_that_names_nothing_observed():
               "remediation": "Move the node pool to a bigger instance type (e.g. m5.2xlarge)."}  # fmt: skip
     problems = remediation_problems(result)
     assert any("placeholder" in p for p in problems) and any("names none" in p for p in problems)
+
+
+def test_every_output_shows_the_fix_of_a_failure():
+    import xml.etree.ElementTree as ET
+
+    from readiness.report.terminal import render_summary
+    from readiness.report.writers import write_html, write_junit, write_markdown
+
+    evidence = {"storage_classes": [{"name": "gp3", "provisioner": "ebs.csi.aws.com", "default": False}],
+                "csi_drivers": ["ebs.csi.aws.com"]}  # fmt: skip
+    unmet = Observation("default StorageClass", "none", "one", None, False, evidence, "no default StorageClass",
+                        "one default StorageClass")  # fmt: skip
+    checks = [CheckResult("K8S-STORAGECLASS", "suites/k::sc", Outcome.fail, observations=[unmet])]
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+    report = build_report(run_id="20261204T000000Z-abcdef", profile=load_profile("aws"), checks=checks,
+                          waivers=WaiverDecision(), started_at=now, finished_at=now, options={},
+                          redactor=Redactor())  # fmt: skip
+    command = "kubectl annotate storageclass gp3 storageclass.kubernetes.io/is-default-class=true --overwrite"
+    assert "fix: Mark StorageClass gp3" in render_summary(report, None, width=100)
+    assert f"`{command}`" in write_markdown(report)
+    html = write_html(report)
+    row = html.split('<tr id="r-K8S-STORAGECLASS">', 1)[1].split("</tr>", 1)[0]
+    visible = row.split("<details>", 1)[0]  # what shows without expanding anything
+    assert f"<code>{command}</code>" in visible and "no default StorageClass" in visible
+    case = next(c for c in ET.fromstring(write_junit(report).split("\n", 1)[1]).iter("testcase")
+                if c.get("name", "").startswith("K8S-STORAGECLASS"))  # fmt: skip
+    assert command in case.find("failure").get("message")

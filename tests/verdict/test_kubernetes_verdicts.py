@@ -4,14 +4,16 @@ requirement (several independent faults per run, to keep the number of suite run
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.go_tools import kubectl
 from tests.report_wording import remediation_problems
 from tests.suite_run import ROOT, Verdicts, run_suites
 from tests.verdict.moto_server import DUMMY_AWS, REGION, aws, moto_server
@@ -148,6 +150,56 @@ def test_another_ingress_controller_warns_naming_it(suites):
         verdicts = run(suites)
     assert_outcomes(verdicts, {"K8S-INGRESS-NGINX": "warn"})
     assert verdicts.results["K8S-INGRESS-NGINX"]["observed_value"] == ["traefik.io/ingress-controller"]
+
+
+# -- GKE, AKS and Karpenter node pools: the nodes' own labels name the pool in the fix ----------------
+@contextmanager
+def node_group_label(suites, label: str, value: str) -> Iterator[None]:
+    """Every sandbox node moved from its EKS node group label to another platform's, put back on exit."""
+    kubeconfig = suites.sandbox.env()["KUBECONFIG"]
+
+    def relabel(*labels: str) -> None:
+        done = subprocess.run([str(kubectl()), f"--kubeconfig={kubeconfig}", "label", "nodes", "--all", "--overwrite",
+                               *labels], capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    relabel("eks.amazonaws.com/nodegroup-", f"{label}={value}")
+    try:
+        yield
+    finally:
+        relabel(f"{label}-", "eks.amazonaws.com/nodegroup=prefect-pool")
+
+
+@pytest.mark.parametrize(
+    ("label", "pool", "cloud", "count_fix", "size_fix"),
+    [
+        ("cloud.google.com/gke-nodepool", "prefect-pool",
+         {"provider": "gcp", "cluster": "prod-gke", "region": "us-central1", "project": "acme-prefect"},
+         "gcloud container clusters resize prod-gke --node-pool prefect-pool --num-nodes 3 --location us-central1 "
+         "--project acme-prefect",
+         "gcloud container node-pools update prefect-pool --cluster prod-gke --location us-central1 --project "
+         "acme-prefect --machine-type n2-standard-8"),
+        ("kubernetes.azure.com/agentpool", "prefectpool",
+         {"provider": "azure", "cluster": "prod-aks", "resource_group": "prefect-rg",
+          "subscription": "00000000-1111-2222-3333-444444444444"},
+         "az aks nodepool scale --resource-group prefect-rg --cluster-name prod-aks --name prefectpool --node-count 3",
+         "az aks nodepool add --resource-group prefect-rg --cluster-name prod-aks --name prefectlarge "
+         "--node-vm-size Standard_D8s_v5 --node-count 3"),
+        ("karpenter.sh/nodepool", "default", {"provider": "aws", "cluster": "prod-eks"},
+         "kubectl get nodeclaims -l karpenter.sh/nodepool=default", "kubectl edit nodepool default"),
+    ],
+)  # fmt: skip
+def test_gke_aks_and_karpenter_pools_are_named_in_the_fix_with_their_cli(suites, label, pool, cloud, count_fix,
+                                                                         size_fix):  # fmt: skip
+    with ExitStack() as stack:
+        apply_all(stack, suites, "two-nodes", "small-nodes")
+        stack.enter_context(node_group_label(suites, label, pool))
+        verdicts = run(suites, {"cloud": cloud}, "-k", "enough_nodes or big_enough")
+    assert verdicts.outcome("K8S-NODE-COUNT") == "warn", verdicts.explain("K8S-NODE-COUNT")
+    assert verdicts.outcome("K8S-NODE-SIZE") == "warn", verdicts.explain("K8S-NODE-SIZE")
+    assert f"`{count_fix}`" in verdicts.results["K8S-NODE-COUNT"]["remediation"]
+    assert f"`{size_fix}`" in verdicts.results["K8S-NODE-SIZE"]["remediation"]
+    assert "cloud.cluster" not in verdicts.results["K8S-NODE-COUNT"]["remediation"]  # the targets named it
 
 
 # -- EKS node groups through boto3, against moto in server mode ---------------------------------
