@@ -192,7 +192,7 @@ def node_group_label(suites, label: str, value: str) -> Iterator[None]:
 def test_gke_aks_and_karpenter_pools_are_named_in_the_fix_with_their_cli(suites, label, pool, cloud, count_fix,
                                                                          size_fix):  # fmt: skip
     with ExitStack() as stack:
-        apply_all(stack, suites, "two-nodes", "small-nodes")
+        apply_all(stack, suites, "small-nodes", "node-cordoned")  # too small, and one node cordoned: 2 usable
         stack.enter_context(node_group_label(suites, label, pool))
         verdicts = run(suites, {"cloud": cloud}, "-k", "enough_nodes or big_enough")
     assert verdicts.outcome("K8S-NODE-COUNT") == "warn", verdicts.explain("K8S-NODE-COUNT")
