@@ -53,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sandbox` over every suite, print where the report is, and take the sandbox down, also when a check fails.",
     )
     check.add_argument("--keep", action="store_true", help="leave the sandbox running afterwards")
+    check.add_argument("--layout", choices=LAYOUTS, default=None, help="as for `up`: default or helm")
     check.add_argument("--report-dir", default="reports", help="where the report lands (default: reports)")
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (after --)")
     parser.set_defaults(func=run)
