@@ -7,6 +7,7 @@ the cloud SDKs' region/project/subscription variables and the CA bundle variable
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -128,7 +129,32 @@ def _convention_layer(environ: Mapping[str, str], kube_context: str | None) -> d
     env("cloud.project", "GOOGLE_CLOUD_PROJECT")
     env("cloud.project", "CLOUDSDK_CORE_PROJECT")
     env("cloud.subscription", "AZURE_SUBSCRIPTION_ID")
+    if "kubernetes.kubeconfig" in out and out["kubernetes.kubeconfig"].value != "in-cluster":
+        for key, value in _cluster_from_kubeconfig(str(out["kubernetes.kubeconfig"].value), kube_context).items():
+            out.setdefault(key, value)
     return out
+
+
+#: the context names the clouds' own CLIs write (`aws eks update-kubeconfig`, `gcloud container clusters
+#: get-credentials`): they name the cluster, its region and the GCP project, which a remediation names
+_EKS_CONTEXT = re.compile(r"^arn:aws[\w-]*:eks:(?P<region>[a-z0-9-]+):\d+:cluster/(?P<cluster>[\w.-]+)$")
+_GKE_CONTEXT = re.compile(r"^gke_(?P<project>[a-z0-9-]+)_(?P<region>[a-z0-9-]+)_(?P<cluster>[a-z0-9-]+)$")
+
+
+def _cluster_from_kubeconfig(path: str, context: str | None) -> dict[str, Resolved]:
+    """cloud.cluster, cloud.region (and cloud.project) from the kubeconfig context's name, when a cloud CLI wrote it."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    name = context or (config.get("current-context") if isinstance(config, dict) else None)
+    match = _EKS_CONTEXT.match(str(name or "")) or _GKE_CONTEXT.match(str(name or ""))
+    if match is None:
+        return {}
+    source = f"kubeconfig context {name}"
+    return {f"cloud.{k}": Resolved(v, source) for k, v in match.groupdict().items()}
 
 
 def ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:

@@ -247,3 +247,29 @@ def test_every_output_shows_the_fix_of_a_failure():
     case = next(c for c in ET.fromstring(write_junit(report).split("\n", 1)[1]).iter("testcase")
                 if c.get("name", "").startswith("K8S-STORAGECLASS"))  # fmt: skip
     assert command in case.find("failure").get("message")
+
+
+@pytest.mark.parametrize(
+    ("context_name", "expected"),
+    [
+        ("arn:aws:eks:eu-west-1:123456789012:cluster/prod-eks",
+         {"cloud.cluster": "prod-eks", "cloud.region": "eu-west-1"}),
+        ("gke_acme-prefect_europe-west1_prod-gke",
+         {"cloud.cluster": "prod-gke", "cloud.region": "europe-west1", "cloud.project": "acme-prefect"}),
+        ("kind-local", {}),
+    ],
+)  # fmt: skip
+def test_the_cluster_is_named_from_the_context_a_cloud_cli_wrote(tmp_path, context_name, expected):
+    import yaml
+
+    from readiness.targets import resolve_targets
+
+    kubeconfig = tmp_path / "config"
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": context_name,
+              "contexts": [{"name": context_name, "context": {"cluster": "c"}}]}  # fmt: skip
+    kubeconfig.write_text(yaml.safe_dump(config))
+    targets = resolve_targets(environ={"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}, discover=False)
+    known = {k: v for k, v in targets.known().items() if k.startswith("cloud.")}
+    assert known == expected
+    for key in expected:
+        assert targets.source(key) == f"kubeconfig context {context_name}"
