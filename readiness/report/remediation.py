@@ -30,6 +30,11 @@ NODE_TYPES = {"eks": "m6i.2xlarge", "gke": "n2-standard-8", "aks": "Standard_D8s
 #: managed sizes that meet the documented minimums, when the profile's catalog has none
 REDIS_TYPES = {"aws": "cache.r6g.large", "azure": "Premium_P2"}
 POSTGRES_TYPES = {"aws": "db.r6g.xlarge", "azure": "Standard_E4ds_v5"}
+#: where a cluster's name comes from besides the targets file (readiness/targets/conventions.py)
+CLUSTER_HINT = (
+    "or use the kubeconfig context that aws eks update-kubeconfig or gcloud container clusters get-credentials "
+    "writes; the commands then name it"
+)
 #: a placeholder a reader would have to fill in: never in a rendered fix
 PLACEHOLDER = re.compile(r"<[^<>\s][^<>]*>|\be\.g\.")
 
@@ -225,7 +230,7 @@ class Cluster:
         self.resource_group = seen.target("cloud.resource_group")
         self.notes: list[str] = []
         if self.platform in ("eks", "gke", "aks", "karpenter") and not self.name:
-            self.notes.append(unknown("cluster's name", "cloud.cluster", "the commands then name it"))
+            self.notes.append(unknown("cluster's name", "cloud.cluster", CLUSTER_HINT))
         if self.platform == "aks" and not self.resource_group:
             self.notes.append(unknown("cluster's resource group", "cloud.resource_group"))
 
@@ -1182,14 +1187,13 @@ def render_mesh(seen: Seen, rid: str) -> str | None:
             '\'{"spec":{"mtls":{"mode":"STRICT"}}}\''
             for ref in weak[:3]
         ]
-        what = f"PeerAuthentication {', '.join(weak)}" if weak else f"a PeerAuthentication default in {mesh_ns}"
-        if not weak:
-            commands = [f"kubectl -n {mesh_ns} get peerauthentication,destinationrule --all-namespaces"]
-        return fix(
-            f"Set mtls.mode STRICT on {what} (mesh-wide in {mesh_ns}, or in namespace {namespace}), and "
-            "DestinationRules to ISTIO_MUTUAL",
-            commands,
-        )
+        if weak:
+            what = f"PeerAuthentication {', '.join(weak)}"
+        else:
+            what = f"a PeerAuthentication named default in {mesh_ns} (mesh-wide) or in namespace {namespace}"
+            commands = ["kubectl get peerauthentication,destinationrule --all-namespaces"]
+        return fix(f"Set mtls.mode STRICT on {what}, and tls.mode ISTIO_MUTUAL on the DestinationRules of the Prefect "
+                   "services", commands)  # fmt: skip
     if rid == "MESH-SIDECARS":
         pods = seen.find("pods") or {}
         bare = [p for p, state in pods.items() if state != "sidecar"] if isinstance(pods, Mapping) else []
@@ -1238,7 +1242,10 @@ def render_mesh(seen: Seen, rid: str) -> str | None:
 def render_sso(seen: Seen, rid: str) -> str | None:
     issuer = seen.target("oidc.issuer") or seen.find("issuer")
     if not issuer:
-        return fix("Name the identity provider to test", notes=[unknown("identity provider's issuer", "oidc.issuer")])
+        return fix(
+            "Check the identity provider's discovery document, the application and the test user",
+            notes=[unknown("identity provider's issuer", "oidc.issuer")],
+        )
     preset = seen.target("oidc.preset") or "oidc"
     client = seen.target("oidc.client_id")
     redirect = seen.target("oidc.redirect_uri")
