@@ -203,6 +203,7 @@ def build_report(
         rendered = None
         if outcome in NEEDS_A_FIX or (waiver_data and Outcome(waiver_data["original_outcome"]) in NEEDS_A_FIX):
             rendered = remediation.render(req_id, _observations(req_checks, decisive_check), fixes)
+            rendered = redactor.text(rendered) if rendered else None  # a fix quotes evidence: never a secret
         results.append(
             {
                 "id": req_id,

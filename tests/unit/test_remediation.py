@@ -273,3 +273,16 @@ def test_the_cluster_is_named_from_the_context_a_cloud_cli_wrote(tmp_path, conte
     assert known == expected
     for key in expected:
         assert targets.source(key) == f"kubeconfig context {context_name}"
+
+
+def test_a_secret_the_run_knows_never_reaches_the_fix():
+    evidence = {"role": "messaging", "redis": "rediss://redis.example.com:6380/0?token=s3cr3t-t0ken-value"}
+    checks = [CheckResult("REDIS-EVICTION", "suites/r::ev", Outcome.fail,
+                          observations=[Observation("maxmemory-policy", "allkeys-lru", "noeviction", None, False,
+                                                    evidence, "allkeys-lru", "noeviction")])]  # fmt: skip
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+    report = build_report(run_id="20261204T000000Z-abcdef", profile=load_profile("base"), checks=checks,
+                          waivers=WaiverDecision(), started_at=now, finished_at=now, options={},
+                          redactor=Redactor(["s3cr3t-t0ken-value"]))  # fmt: skip
+    fix = report["results"][[r["id"] for r in report["results"]].index("REDIS-EVICTION")]["remediation"]
+    assert "redis.example.com:6380" in fix and "s3cr3t" not in fix
