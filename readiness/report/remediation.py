@@ -919,8 +919,9 @@ def render_redis(seen: Seen, rid: str) -> str | None:
                 )
             if rid == "REDIS-AUTH":
                 return fix(
-                    f"Require an AUTH token on {what} and give Prefect the password from a Secret",
-                    [f"{modify} --auth-token-update-strategy SET --apply-immediately"],
+                    f"Require an AUTH token on {what} ({modify.split(' --region')[0]} with --auth-token, read from "
+                    "your secret store, and --auth-token-update-strategy SET) and give Prefect the token from a Secret",
+                    [f"aws elasticache describe-replication-groups --replication-group-id {resource}"],
                     ["backgroundServices.messaging.redis.existingSecret"],
                 )
             if rid == "REDIS-EVICTION":
@@ -1231,7 +1232,7 @@ def render_mesh(seen: Seen, rid: str) -> str | None:
             f"Plaintext reached a Prefect pod in namespace {namespace}: check PeerAuthentication precedence "
             "(workload over namespace over mesh) and that the pod has its sidecar",
             [
-                f"istioctl x describe pod -n {namespace} deployment/prefect-server",
+                f"istioctl analyze -n {namespace}",
                 f"kubectl -n {namespace} get peerauthentication",
             ],
         )
