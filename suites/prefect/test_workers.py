@@ -52,7 +52,7 @@ def test_a_worker_polls_the_work_pool_with_a_recent_heartbeat(prefect_api, work_
     fresh = state.fresh(limit)
     newest = min((w.last_heartbeat_age_s for w in state.workers if w.last_heartbeat_age_s is not None), default=None)
     if not state.workers:
-        seen = "no worker has ever polled it"
+        seen = "the API lists no worker for it"
     else:
         seen = f"{plural(len(state.workers), 'worker')} listed: " + "; ".join(w.describe() for w in state.workers)
     expect.at_least(

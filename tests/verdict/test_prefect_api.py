@@ -139,6 +139,6 @@ def test_worker_heartbeat_needs_an_unpaused_pool_with_a_recently_beating_worker(
     missing, paused, idle, live = (verdict(p) for p in ("hb-missing", "hb-paused", "hb-idle", "hb-live"))
     assert missing["outcome"] == "fail" and "no work pool named hb-missing" in missing["observed"], missing
     assert paused["outcome"] == "fail" and "hb-paused is paused" in paused["observed"], paused
-    assert idle["outcome"] == "fail" and "no worker has ever polled it" in idle["observed"], idle
+    assert idle["outcome"] == "fail" and "the API lists no worker for it" in idle["observed"], idle
     assert live["outcome"] == "pass", live
     assert "hb-worker: last heartbeat" in live["observed"] and live["evidence"]["work_pool"] == "hb-live"
