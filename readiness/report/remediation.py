@@ -574,7 +574,42 @@ def render_storage(seen: Seen) -> str | None:
     return fix(sentence, commands, notes=notes)
 
 
+_GATEWAY = re.compile(r"Gateway ([\w.-]+)/([\w.-]+) \(class ([\w.-]+)\): (\w+=\w+)(?: \(([^)]*)\))?")
+_GATEWAY_CLASS = re.compile(r"GatewayClass ([\w.-]+) \(([^)]*)\): (\w+=\w+)")
+
+
+def _render_gateway_api(seen: Seen) -> str | None:
+    """K8S-INGRESS-CONTROLLER on a Gateway API edge: the Gateway its controller has not programmed, or the
+    GatewayClass it has not accepted, named with the controller's own reason and the prefect-helm values."""
+    api = seen.find("gateway_api")
+    if not isinstance(api, Mapping) or not api.get("http_routes"):
+        return None
+    gateways = [m.groups() for g in api.get("gateways") or [] if (m := _GATEWAY.search(str(g)))]
+    classes = [m.groups() for c in api.get("gateway_classes") or [] if (m := _GATEWAY_CLASS.search(str(c)))]
+    unprogrammed = [g for g in gateways if g[3] != "Programmed=True"]
+    unaccepted = [c for c in classes if c[2] != "Accepted=True"]
+    if not unprogrammed and not unaccepted:
+        return None
+    commands: list[str] = []
+    parts: list[str] = []
+    for namespace, name, cls, state, why in unprogrammed:
+        parts.append(f"Gateway {namespace}/{name} is {state}" + (f" ({why})" if why else "") + f": its controller "
+                     f"(GatewayClass {cls}) says why in its status; give it what the reason names (its own Deployment "
+                     "and Service, a load balancer quota, a listener's certificate)")  # fmt: skip
+        commands += [f"kubectl -n {namespace} describe gateway {name}",
+                     f"kubectl -n {namespace} get events --field-selector involvedObject.name={name}"]  # fmt: skip
+    for name, controller, state in unaccepted:
+        parts.append(f"GatewayClass {name} is {state}: run its controller ({controller}) or point the Gateway at a "
+                     "class one accepts")  # fmt: skip
+        commands.append(f"kubectl get gatewayclass {name} -o yaml")
+    cls = (unprogrammed[0][2] if unprogrammed else unaccepted[0][0]) if (unprogrammed or unaccepted) else ""
+    return fix("; ".join(parts), commands, values=["gateway.enabled: true", f"gateway.className: {cls}"])
+
+
 def render_ingress(seen: Seen) -> str | None:
+    gateway_fix = _render_gateway_api(seen)
+    if gateway_fix:
+        return gateway_fix
     namespace = seen.find("namespace") or seen.target("kubernetes.ingress_namespace") or "ingress-nginx"
     exposures = [str(e) for e in seen.find("prefect_exposure") or []]
     controllers = [str(c) for c in seen.find("controllers") or []]
@@ -1216,6 +1251,24 @@ def render_mesh(seen: Seen, rid: str) -> str | None:
             [f"kubectl -n {namespace} get authorizationpolicies"],
         )
     if rid == "MESH-ROUTING":
+        broken = ("no ready endpoints", "no such Service", "no such port", "not attached", "no backendRef")
+        dead = [
+            str(r) for r in seen.find("routes") or [] if "(HTTPRoute " in str(r) and any(b in str(r) for b in broken)
+        ]
+        if dead:
+            routes = sorted({m.group(1) for r in dead if (m := re.search(r"\(HTTPRoute ([\w.-]+/[\w.-]+)\)", r))})
+            backends = sorted(
+                {m.groups() for r in dead for m in re.finditer(r"([\w-]+)\.([\w-]+)\.svc[\w.]*(?::\d+)? no ", r)}
+            )
+            commands = [f"kubectl -n {ref.split('/')[0]} describe httproute {ref.split('/')[1]}" for ref in routes]
+            commands += [f"kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={name}"
+                         for name, ns in backends[:2]]  # fmt: skip
+            return fix(
+                f"HTTPRoute {', '.join(routes)} sends {'; '.join(dead)}: point each backendRef at the Prefect "
+                "Service and port that have ready endpoints (or make that Service's pods Ready)",
+                commands,
+                values=["httproute.enabled: true", "service.port (the Service the chart's HTTPRoute targets)"],
+            )
         gateways = list(seen.find("gateways") or {})
         services = list(seen.find("virtual_services") or {})
         names = hosts(seen)

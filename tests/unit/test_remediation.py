@@ -286,3 +286,42 @@ def test_a_secret_the_run_knows_never_reaches_the_fix():
                           redactor=Redactor(["s3cr3t-t0ken-value"]))  # fmt: skip
     fix = report["results"][[r["id"] for r in report["results"]].index("REDIS-EVICTION")]["remediation"]
     assert "redis.example.com:6380" in fix and "s3cr3t" not in fix
+
+
+# -- the Gateway API edge (prefect-helm gateway.enabled) ---------------------------------------------------
+GATEWAY_API = {
+    "gateway_classes": ["GatewayClass istio (istio.io/gateway-controller): Accepted=True"],
+    "gateways": ["Gateway prefect/prefect-server (class istio): Programmed=False (NoResources: no pods), 203.0.113.10"],
+    "http_routes": {"prefect/prefect-server": {"hostnames": ["api.example.com"], "parents": [], "backends": []}},
+}
+
+
+def test_an_unprogrammed_gateway_is_the_fix_of_the_ingress_controller_not_ingress_nginx():
+    evidence = {"namespace": "ingress-nginx", "gateway_api": GATEWAY_API}
+    text = render("K8S-INGRESS-CONTROLLER", [observation(evidence, "Gateway API edge of Prefect")], context("aws"))
+    assert text is not None and "ingress-nginx" not in text
+    assert "Gateway prefect/prefect-server is Programmed=False (NoResources: no pods)" in text
+    assert "kubectl -n prefect describe gateway prefect-server" in text
+    assert "gateway.className: istio" in text
+    unaccepted = {
+        **GATEWAY_API,
+        "gateway_classes": ["GatewayClass envoy (gateway.envoyproxy.io/c): Accepted=False"],
+        "gateways": ["Gateway prefect/prefect-server (class envoy): Programmed=True, 203.0.113.10"],
+    }
+    text = render("K8S-INGRESS-CONTROLLER", [observation({"gateway_api": unaccepted})], context())
+    assert text is not None and "GatewayClass envoy is Accepted=False" in text
+    assert "kubectl get gatewayclass envoy -o yaml" in text
+
+
+def test_an_httproute_to_a_service_without_endpoints_names_the_route_and_the_service():
+    routes = [
+        "api.example.com(any) -> [prefect-server-canary.prefect.svc.cluster.local:4200 no ready endpoints] "
+        "(HTTPRoute prefect/prefect-server)",
+        "app.example.com(any) -> [prefect-server.prefect.svc.cluster.local:4200 ok, 1 ready endpoint] "
+        "(HTTPRoute prefect/prefect-ui)",
+    ]
+    text = render("MESH-ROUTING", [observation({"routes": routes})], context())
+    assert text is not None and "HTTPRoute prefect/prefect-server sends" in text and "prefect-ui" not in text
+    assert "kubectl -n prefect describe httproute prefect-server" in text
+    assert "kubectl -n prefect get endpointslices -l kubernetes.io/service-name=prefect-server-canary" in text
+    assert not PLACEHOLDER.search(text)
