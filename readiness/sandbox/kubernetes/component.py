@@ -441,7 +441,7 @@ class KubernetesComponent(Component):
         wait_for(lambda: all(self._established(kube, c["metadata"]["name"]) for c in crds), 60, "Istio CRDs")
         for _, objs in files[1:]:
             for obj in objs:
-                self._apply_with_retry(kube, obj)
+                kube.apply_when_served(obj)
         self._apply_layout_extras(kube)
         self._reconcile_scale(kube)
         node_thread.join()
@@ -482,7 +482,7 @@ class KubernetesComponent(Component):
         kube = self.kube()
         for _, objs in manifests.cluster_files()[1:]:
             for obj in objs:
-                self._apply_with_retry(kube, manifests.substitute(obj))
+                kube.apply_when_served(manifests.substitute(obj))
         self._apply_layout_extras(kube)
         self._wait_workloads(kube, timeout=120)
         _log(f"layout {name} in place after {time.monotonic() - started:.1f} s")
@@ -496,19 +496,6 @@ class KubernetesComponent(Component):
                 kube.delete(Ref("v1", "Namespace", namespace["metadata"]["name"]))
         parallel(kube.apply, [o for o in objs if o["kind"] == "Namespace"], workers=8)
         parallel(kube.apply, [o for o in objs if o["kind"] != "Namespace"], workers=8)
-
-    @staticmethod
-    def _apply_with_retry(kube: Kube, obj: Obj) -> None:
-        # A kind served by a CRD applied a moment ago can take a second to appear in discovery.
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                kube.apply(obj)
-                return
-            except SandboxError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
     @staticmethod
     def _established(kube: Kube, name: str) -> bool:

@@ -87,25 +87,12 @@ def default_address() -> str:
                 FALLBACK_ADDRESS)  # fmt: skip
 
 
-def _apply_with_retry(kube: Kube, obj: Obj) -> None:
-    # A kind served by a CRD Established a moment ago can take a second to appear in discovery.
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            kube.apply(obj)
-            return
-        except SandboxError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def install_edge(kube: Kube, address: str | None = None, objects: Iterable[Obj] | None = None) -> None:
     """The CRDs, then `objects` (default: edge.yaml), then the controller's status for them."""
     started = time.monotonic()
     install_crds(kube)
     for obj in objects if objects is not None else edge_objects():
-        _apply_with_retry(kube, obj)
+        kube.apply_when_served(obj)
     mark_status(kube, address)
     _log(f"edge installed after {time.monotonic() - started:.1f} s")
 

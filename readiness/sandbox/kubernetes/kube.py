@@ -156,6 +156,18 @@ class Kube:
             if not cont:
                 return items
 
+    def apply_when_served(self, obj: Obj, timeout: float = 30) -> Obj:
+        """:meth:`apply`, tried again for `timeout` s: a kind served by a CRD Established a moment ago can take a
+        second to appear in the API server's discovery."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.apply(obj)
+            except SandboxError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def apply(self, obj: Obj) -> Obj:
         """Server-side apply `obj` (and its `status`, when it carries one, on the status subresource)."""
         ref = Ref.of(obj)
