@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from readiness.sandbox import SandboxError
 from readiness.sandbox.services.common import POSTGRES_HOST
@@ -126,18 +125,16 @@ def test_worker_no_heartbeat_fails_the_heartbeat_only(helm, helm_run):
 
 
 def test_discovery_on_the_helm_layout_names_the_database_secret_and_key(helm):
-    """No targets file but the kubeconfig and namespace: the postgres suite skips, naming the Secret and key the
-    chart's server Deployment takes its database URL from, and the targets keys to set; no host is guessed."""
+    """No targets file, as a user with only a kubeconfig runs it (KUBECONFIG, the default namespace prefect): the
+    postgres suite skips, naming the Secret and key the chart's server Deployment takes its database URL from, and
+    the targets keys to set; no host is guessed."""
     sandbox = helm.sandbox
     folder = Path(tempfile.mkdtemp(prefix="helm-layout-discovery-", dir=sandbox.ctx.root))
-    targets = folder / "targets.yaml"
-    kubeconfig = sandbox.env()["KUBECONFIG"]
-    targets.write_text(yaml.safe_dump({"kubernetes": {"kubeconfig": kubeconfig, "namespace": "prefect"}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "READINESS_", "KUBECONFIG", "PG"))}
     env.pop("REDIS_URL", None)
     env["PREFECT_HOME"] = str(sandbox.ctx.root / "client-home")
-    verdicts = run_suites([ROOT / "suites" / "postgres"], env=env, report_dir=folder / "reports",
-                          extra=(f"--targets={targets}",))  # fmt: skip
+    env["KUBECONFIG"] = sandbox.env()["KUBECONFIG"]
+    verdicts = run_suites([ROOT / "suites" / "postgres"], env=env, report_dir=folder / "reports")
     assert not report_problems({"results": list(verdicts.results.values())})
     expected = (
         "Deployment prefect/prefect-server takes PREFECT_SERVER_DATABASE_CONNECTION_URL from Secret "
