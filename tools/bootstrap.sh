@@ -43,14 +43,16 @@ bash "$HERE/gateway-api.sh"
 # install prints npm's own output. Azurite: the Azure Blob emulator tests/ops/test_upload.py runs.
 CACHE="${READINESS_CACHE:-$HOME/.cache/prefect-readiness}"
 npm_tool() {  # npm_tool NAME VERSION BIN
-  local name="$1" version="$2" bin="$3" dir="$CACHE/npm/$1-$2" log attempt
+  local name="$1" version="$2" bin="$3" dir="$CACHE/npm/$1-$2" log attempt globalconfig
   [[ -x "$dir/node_modules/.bin/$bin" ]] && return 0
   command -v npm >/dev/null || { echo "bootstrap: npm is needed to install $name $version (Debian package npm)" >&2; return 1; }
   mkdir -p "$dir"
+  globalconfig="$(npm config get globalconfig)"
   log="$(mktemp)"
   for attempt in 1 2 3; do
     echo "bootstrap: npm install $name@$version (attempt $attempt)" >&2
-    if npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$name@$version" >"$log" 2>&1; then
+    # --prefix would also move npm's global config to $dir/etc/npmrc, losing the machine's (a cafile there)
+    if npm install --prefix "$dir" --globalconfig "$globalconfig" --no-audit --no-fund --loglevel=error "$name@$version" >"$log" 2>&1; then
       rm -f "$log"
       return 0
     fi
