@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `-n 2 --dist loadgroup` (tox): the verdict tests stay on one worker, in order, sharing the one session
+    sandbox, and go first (they are the longest stretch); every other module is one group, so a module's own
+    sandbox or server (module-scoped fixtures) is started once, on one worker."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(item.path).resolve()
+        in_verdict = tests / "verdict" in path.parents
+        group = "verdict-sandbox" if in_verdict else path.relative_to(tests).as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: 0 if tests / "verdict" in Path(item.path).resolve().parents else 1)
