@@ -46,6 +46,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         path = Path(item.path).resolve()
         in_verdict = tests / "verdict" in path.parents
-        group = "verdict-sandbox" if in_verdict else path.relative_to(tests).as_posix()
+        # (a session a test starts of its own, on files outside tests/, is grouped by its files too)
+        group = (
+            "verdict-sandbox" if in_verdict else (path.relative_to(tests) if tests in path.parents else path).as_posix()
+        )
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: 0 if tests / "verdict" in Path(item.path).resolve().parents else 1)
