@@ -63,22 +63,28 @@ def _validation_message(path: Path, exc: ValidationError) -> str:
     return f"{path}: {loc}: {expected}{more}"
 
 
-def load_targets_file(path: Path) -> TargetsFile:
-    from pydantic import ValidationError
-
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The YAML document in `path` (an empty file reads as {}); a file that cannot be read or is not YAML is a
+    TargetsError naming the file, `what` it is, and the line."""
     from readiness.core.profile import load_yaml
-    from readiness.targets.schema import TargetsFile
 
     try:
         raw = load_yaml(path.read_text())
     except OSError as exc:
-        raise TargetsError(f"{path}: cannot read the targets file: {exc.strerror}") from None
+        raise TargetsError(f"{path}: cannot read the {what}: {exc.strerror}") from None
     except Exception as exc:  # yaml.YAMLError and friends
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise TargetsError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        raw = {}
+    return {} if raw is None else raw
+
+
+def load_targets_file(path: Path) -> TargetsFile:
+    from pydantic import ValidationError
+
+    from readiness.targets.schema import TargetsFile
+
+    raw = read_yaml_file(path, "targets file")
     if not isinstance(raw, dict):
         raise TargetsError(f"{path}: (top level): expected a mapping with keys kubernetes, prefect, edge, ...")
     _inline_secret_refusals(path, raw)

@@ -192,18 +192,9 @@ class ChartValues:
 
 # -- reading the files ---------------------------------------------------------------------------
 def _load(path: Path) -> Mapping[str, Any]:
-    from readiness.core.profile import load_yaml
+    from readiness.targets.files import read_yaml_file
 
-    try:
-        raw = load_yaml(path.read_text())
-    except OSError as exc:
-        raise TargetsError(f"{path}: cannot read the helm values file: {exc.strerror}") from None
-    except Exception as exc:  # yaml.YAMLError and friends
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise TargetsError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        return {}
+    raw = read_yaml_file(path, "helm values file")
     if not isinstance(raw, dict):
         raise TargetsError(f"{path}: (top level): expected a mapping of the chart's values, got {_kind(raw)}")
     return raw

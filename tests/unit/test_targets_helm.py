@@ -199,13 +199,16 @@ def test_an_umbrella_charts_sections_and_the_chart_defaults(tmp_path):
         ("nameOverride: x\n", "(top level): cannot tell which chart these values are for"),
         ("server: {}\nworker: {}\n", "(top level): expected the values of one chart"),
         ("- a\n", "(top level): expected a mapping of the chart's values, got a list"),
+        ("server:\n  image: [1, 2\n", "line 3 not valid YAML"),
+        ("", "helm values file not found"),  # "": no file at all
     ],
 )  # fmt: skip
 def test_a_bad_values_file_is_one_line_naming_the_file_the_key_and_what_was_expected(tmp_path, body, expected):
     path = HELM / "server-wrong-type.yaml"
     if body is not None:
         path = tmp_path / "values.yaml"
-        path.write_text(body)
+        if body:
+            path.write_text(body)
     with pytest.raises(TargetsError) as info:
         resolve_targets(environ={}, discover=False, helm_values=[path])
     message = str(info.value)
