@@ -520,16 +520,8 @@ class Mesh:
                 for prefix, destination, port in route_targets(vs, host):
                     parts = destination.split(".")
                     svc_name, svc_ns = parts[0], parts[1] if len(parts) > 1 else _meta(vs).get("namespace")
-                    if svc_ns not in services_by_ns:
-                        items = self.call(f"list Services in {svc_ns}", self.core.list_namespaced_service, svc_ns).items
-                        services_by_ns[svc_ns] = {s.metadata.name: s for s in items}
-                    service = services_by_ns[svc_ns].get(svc_name)
-                    ports = [p.port for p in service.spec.ports or []] if service is not None else []
-                    port_found = service is not None and (port is None or port in ports)
-                    ready = self._ready_endpoints(svc_ns, svc_name) if port_found else 0
-                    routes.append(
-                        Route(ref(vs), host, prefix, destination, port, service is not None, port_found, ready)
-                    )
+                    found = self._service_target(services_by_ns, svc_ns, svc_name, port)
+                    routes.append(Route(ref(vs), host, prefix, destination, port, *found))
         evidence = {
             "gateways": {ref(g): (g.get("spec") or {}).get("servers") for g in gateways},
             "virtual_services": {ref(v): (v.get("spec") or {}) for v in virtual_services},
@@ -590,14 +582,21 @@ class Mesh:
         fqdn = f"{name}.{namespace}.svc.cluster.local"
         if kind != "Service":
             return Route(f"HTTPRoute {route}", host, None, f"{kind} {namespace}/{name}", port, False, False, 0)
+        found = self._service_target(services, namespace, name, port)
+        return Route(f"HTTPRoute {route}", host, None, fqdn, port, *found)
+
+    def _service_target(
+        self, services: dict[str, dict[str, Any]], namespace: str, name: str, port: int | None
+    ) -> tuple[bool, bool, int]:
+        """Where a route sends its traffic: whether Service `namespace/name` exists, has `port` (any, when None)
+        and how many ready endpoints it has; `services` caches each namespace's Services across routes."""
         if namespace not in services:
             items = self.call(f"list Services in {namespace}", self.core.list_namespaced_service, namespace).items
             services[namespace] = {s.metadata.name: s for s in items}
         service = services[namespace].get(name)
         ports = [p.port for p in service.spec.ports or []] if service is not None else []
         port_found = service is not None and (port is None or port in ports)
-        ready = self._ready_endpoints(namespace, name) if port_found else 0
-        return Route(f"HTTPRoute {route}", host, None, fqdn, port, service is not None, port_found, ready)
+        return service is not None, port_found, self._ready_endpoints(namespace, name) if port_found else 0
 
     def _ready_endpoints(self, namespace: str, service: str) -> int:
         slices = self.call(

@@ -437,8 +437,7 @@ class KubernetesComponent(Component):
             for obj in objs:
                 kube.apply(obj)
         crds = manifests.load_yaml_documents(bins.istio_crds)
-        parallel(kube.apply, crds, workers=8)
-        wait_for(lambda: all(self._established(kube, c["metadata"]["name"]) for c in crds), 60, "Istio CRDs")
+        kube.apply_crds(crds, "Istio CRDs")
         for _, objs in files[1:]:
             for obj in objs:
                 kube.apply_when_served(obj)
@@ -496,12 +495,6 @@ class KubernetesComponent(Component):
                 kube.delete(Ref("v1", "Namespace", namespace["metadata"]["name"]))
         parallel(kube.apply, [o for o in objs if o["kind"] == "Namespace"], workers=8)
         parallel(kube.apply, [o for o in objs if o["kind"] != "Namespace"], workers=8)
-
-    @staticmethod
-    def _established(kube: Kube, name: str) -> bool:
-        crd = kube.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
-        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     def reconcile_nodes(self, kube: Kube, shape: NodeShape, wait: bool = True) -> None:
         """Make the node group exactly `shape` (count, labels, capacity); create/delete/patch in bulk."""

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from readiness.core.cache import CACHE_ROOT
+from readiness.probes.gateway_api import host_matches
 from readiness.sandbox.base import SandboxError
-from readiness.sandbox.kubernetes.kube import Kube, Obj, Ref, parallel, wait_for
+from readiness.sandbox.kubernetes.kube import Kube, Obj, Ref, wait_for
 from readiness.sandbox.kubernetes.manifests import MANIFEST_DIR, base_object, load_yaml_documents
 
 VERSION = os.environ.get("GATEWAY_API_VERSION", "v1.6.3")
@@ -60,17 +61,8 @@ def crds() -> list[Obj]:
     return [doc for doc in out if doc.get("kind") == "CustomResourceDefinition"]
 
 
-def _established(kube: Kube, name: str) -> bool:
-    crd = kube.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
-    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-
-
 def install_crds(kube: Kube) -> None:
-    definitions = crds()
-    parallel(kube.apply, definitions, workers=4)
-    names = [d["metadata"]["name"] for d in definitions]
-    wait_for(lambda: all(_established(kube, n) for n in names), 60, "Gateway API CRDs Established")
+    kube.apply_crds(crds(), "Gateway API CRDs")
 
 
 # -- the edge objects ----------------------------------------------------------------------------
@@ -165,13 +157,7 @@ def _listener_matches(listener: Obj, parent: Obj, hostnames: list[str]) -> bool:
     pattern = listener.get("hostname")
     if not pattern or not hostnames:
         return True
-    return any(_host_matches(pattern, host) for host in hostnames)
-
-
-def _host_matches(pattern: str, host: str) -> bool:
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) or (host.startswith("*.") and host.endswith(pattern[1:]))
-    return pattern == host
+    return any(host_matches(pattern, host) for host in hostnames)
 
 
 def _backend_problem(kube: Kube, backend: Obj, namespace: str) -> tuple[str, str] | None:

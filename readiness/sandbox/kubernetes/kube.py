@@ -156,6 +156,18 @@ class Kube:
             if not cont:
                 return items
 
+    def apply_crds(self, crds: list[Obj], what: str, timeout: float = 60) -> None:
+        """Apply CustomResourceDefinitions and wait until every one is Established (then
+        :meth:`apply_when_served` applies objects of their kinds)."""
+        parallel(self.apply, crds, workers=8)
+
+        def established(name: str) -> bool:
+            crd = self.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
+            conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+            return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+        wait_for(lambda: all(established(c["metadata"]["name"]) for c in crds), timeout, f"{what} Established")
+
     def apply_when_served(self, obj: Obj, timeout: float = 30) -> Obj:
         """:meth:`apply`, tried again for `timeout` s: a kind served by a CRD Established a moment ago can take a
         second to appear in the API server's discovery."""
